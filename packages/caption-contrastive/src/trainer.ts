@@ -1,0 +1,250 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Llm2ClipError, Rng, type MetricsLogger, type ProgressCallback, type Sample, type TextEmbedder } from '@llm2clip/core';
+import {
+  AdamW,
+  checkpointDirName,
+  clipGradNorm,
+  computeGradients,
+  disposeGradients,
+  latestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  warmupLinearSchedule,
+} from '@llm2clip/tensor';
+import { LlmEmbedder, LoraAdapter, POOLING_MODES, type LlamaModel, type LlmTokenizer, type LoraOptionsInput, type PoolingMode, type TextInput } from '@llm2clip/llm';
+import { BatchCursor, type BatchCursorState } from './batch-cursor.js';
+import { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
+import { embedInLengthGroups } from './length-groups.js';
+import { captionTriples } from './pairs.js';
+
+/** Name of the phase in metrics, progress events and checkpoints. */
+export const STAGE1_PHASE = 'stage1';
+
+/** The plain-JSON settings of {@link trainCaptionContrastive}, with defaults. */
+export const CaptionContrastiveConfigSchema = z.object({
+  /** LoRA settings: r 16, alpha 32, dropout 0.05, all seven Linear modules. */
+  lora: z
+    .object({
+      r: z.number().int().positive().optional(),
+      alpha: z.number().positive().optional(),
+      dropout: z.number().min(0).lt(1).optional(),
+      targetModules: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).optional(),
+    })
+    .default({}),
+  /** Optimizer steps in total (a resumed run continues up to this). */
+  steps: z.number().int().nonnegative(),
+  /** Images (triples) per step. Default 32. */
+  batchSize: z.number().int().positive().default(32),
+  /** Peak learning rate. Default 2e-4. */
+  lr: z.number().positive().default(2e-4),
+  /** Linear warm-up steps, then linear decay to 0. Default 0. */
+  warmupSteps: z.number().int().nonnegative().default(0),
+  /** Longest caption in tokens. Default 128. */
+  maxLength: z.number().int().min(2).default(128),
+  /** Scores are `scale · cosine`. Default 50. */
+  scale: z.number().positive().default(DEFAULT_CC_SCALE),
+  /** Instruction put before queries (excluded from pooling); documents get none. */
+  instruction: z.string().optional(),
+  /** Pooling of the embedder being trained. Default `mean`. */
+  pooling: z.enum(POOLING_MODES as [PoolingMode, ...PoolingMode[]]).default('mean'),
+  /** Seed of LoRA init, batch order, pair sampling and dropout. Default 0. */
+  seed: z.number().int().default(0),
+  /** AdamW decoupled weight decay. Default 0 (as transformers' Trainer). */
+  weightDecay: z.number().min(0).default(0),
+  /** Global gradient-norm clip (0 = off). Default 1. */
+  maxGradNorm: z.number().min(0).default(1),
+  /** Forward passes per step; the 3·batchSize captions are split by length. Default 3. */
+  lengthGroups: z.number().int().positive().default(3),
+  /** Write a checkpoint every this many steps (0 = only at the end / on abort). Needs `runDir`. Default 0. */
+  checkpointEvery: z.number().int().nonnegative().default(0),
+  /** Checkpoints kept (newest). Default 2. */
+  keepCheckpoints: z.number().int().positive().default(2),
+  /** `base_model_name_or_path` written into `adapter_config.json`. Default `''`. */
+  baseModelNameOrPath: z.string().default(''),
+});
+
+/** Settings of {@link trainCaptionContrastive} as a caller writes them. */
+export type CaptionContrastiveConfig = z.input<typeof CaptionContrastiveConfigSchema>;
+
+/** A periodic caption-retrieval evaluation during stage 1 (e.g. `@llm2clip/eval`'s `evaluateCra`). */
+export interface CraEvalHook {
+  /** Run after every this many steps (and after the last). */
+  every: number;
+  /** Scores the embedder being trained; a number or an object with `cra` (percent). */
+  evaluate: (embedder: TextEmbedder, step: number) => Promise<number | { cra: number }>;
+}
+
+/** Options of {@link trainCaptionContrastive}. */
+export interface CaptionContrastiveOptions extends Omit<CaptionContrastiveConfig, 'lora'> {
+  /** The base decoder; a LoRA adapter is attached to it and its base weights are frozen. */
+  model: LlamaModel;
+  /** Its tokenizer. */
+  tokenizer: LlmTokenizer;
+  /** Training images with at least two captions each (`captionKinds` short/long used when present). */
+  samples: readonly Sample[];
+  /** LoRA settings (defaults r 16, alpha 32, dropout 0.05). */
+  lora?: LoraOptionsInput;
+  /** Run directory: checkpoints under `checkpoints/`, the final adapter under `adapter/`. */
+  runDir?: string;
+  /** Resume from the newest checkpoint under `runDir/checkpoints` (true) or from this checkpoint directory. */
+  resume?: boolean | string;
+  /** Stop after the current step when aborted (a checkpoint is written if `runDir` is set). */
+  signal?: AbortSignal;
+  /** Progress after each step (`task: 'stage1'`, `unit: 'step'`). */
+  onProgress?: ProgressCallback;
+  /** Receives `{ phase: 'stage1', step, loss, lr, gradNorm, seconds }` per step and `cra` records. */
+  metrics?: MetricsLogger;
+  /** Periodic CRA evaluation. */
+  craEval?: CraEvalHook;
+}
+
+/** What {@link trainCaptionContrastive} returns. */
+export interface CaptionContrastiveResult {
+  /** The trained adapter, attached (unmerged) to the model. */
+  lora: LoraAdapter;
+  /** An embedder over the model with the adapter (bidirectional, the configured pooling). */
+  embedder: LlmEmbedder;
+  /** Loss of each step run in this call. */
+  losses: number[];
+  /** Steps already done when this call started (non-zero when resumed). */
+  startStep: number;
+  /** Steps done when this call returned (`steps` unless aborted). */
+  endStep: number;
+  /** Directory of the PEFT adapter, when `runDir` was given and the run finished. */
+  adapterDir?: string;
+  /** The newest checkpoint written, if any. */
+  checkpoint?: string;
+}
+
+interface Stage1Cursor {
+  batches: BatchCursorState;
+}
+
+/**
+ * Stage 1 of LLM2CLIP: caption-contrastive fine-tuning of the LLM as an embedder. Attaches LoRA
+ * to `model` (base frozen), runs bidirectional attention with pooling, and minimises
+ * {@link captionContrastiveLoss} over triples (query caption, another caption of the same image,
+ * a same-kind caption of another image) with AdamW, linear warm-up and linear decay on the LoRA
+ * weights only. Queries carry `instruction` (excluded from pooling); documents do not.
+ *
+ * Checkpoints (LoRA weights, optimizer moments, RNG state, data cursor) are written atomically
+ * via `@llm2clip/tensor`'s `saveCheckpoint`; `resume` continues bit-exactly, as if the run had
+ * never stopped. Every step is one gradient tape whose intermediates are freed.
+ */
+export async function trainCaptionContrastive(options: CaptionContrastiveOptions): Promise<CaptionContrastiveResult> {
+  const parsed = CaptionContrastiveConfigSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Llm2ClipError('E_CONFIG', `invalid stage-1 options: ${issue.message}`, { field: issue.path.map(String).join('.') });
+  }
+  const config = parsed.data;
+  const { model, tokenizer, samples, runDir, onProgress, metrics, craEval, signal } = options;
+  if (model.adapter !== undefined) throw new Llm2ClipError('E_STATE', 'the model already has an adapter attached; merge or detach it first', { field: 'model' });
+  if ((config.checkpointEvery > 0 || options.resume !== undefined) && runDir === undefined && typeof options.resume !== 'string') {
+    throw new Llm2ClipError('E_CONFIG', 'checkpointing and resume need runDir', { field: 'runDir' });
+  }
+  const batchSize = Math.min(config.batchSize, samples.length);
+  const checkpointsDir = runDir !== undefined ? join(runDir, 'checkpoints') : undefined;
+  const seeds = new Rng(config.seed);
+  const lora = LoraAdapter.attach(model, options.lora ?? config.lora, seeds.fork(1), { baseModelNameOrPath: config.baseModelNameOrPath });
+  const trainerFacts = {
+    phase: STAGE1_PHASE,
+    steps: config.steps,
+    samples: samples.length,
+    batchSize,
+    lr: config.lr,
+    warmupSteps: config.warmupSteps,
+    maxLength: config.maxLength,
+    scale: config.scale,
+    seed: config.seed,
+    pooling: config.pooling,
+    instruction: config.instruction ?? null,
+    lora: lora.options,
+  };
+  let rng = seeds.fork(2);
+  let cursorState: BatchCursorState = { epoch: 0, position: 0 };
+  let startStep = 0;
+  const optimizer = new AdamW({ weightDecay: config.weightDecay });
+  try {
+    const resumeFrom = typeof options.resume === 'string' ? options.resume : options.resume === true && checkpointsDir !== undefined ? await latestCheckpoint(checkpointsDir) : undefined;
+    if (resumeFrom !== undefined) {
+      const checkpoint = await loadCheckpoint(resumeFrom);
+      const saved = checkpoint.trainer as Partial<typeof trainerFacts>;
+      for (const key of ['phase', 'samples', 'batchSize', 'seed', 'pooling', 'maxLength'] as const) {
+        if (saved[key] !== trainerFacts[key]) {
+          throw new Llm2ClipError('E_MISMATCH', `checkpoint has ${key} ${JSON.stringify(saved[key])}, this run ${JSON.stringify(trainerFacts[key])}`, { path: resumeFrom, field: key });
+        }
+      }
+      lora.parameters.loadHost(checkpoint.weights, { path: resumeFrom });
+      if (checkpoint.optimizer !== undefined) optimizer.importState(checkpoint.optimizer);
+      if (checkpoint.rng === undefined) throw new Llm2ClipError('E_FORMAT', 'checkpoint lacks the RNG state', { path: resumeFrom, field: 'rng' });
+      rng = Rng.fromState(checkpoint.rng);
+      cursorState = (checkpoint.cursor as Stage1Cursor).batches;
+      startStep = checkpoint.step;
+    }
+    const cursor = new BatchCursor(samples.length, batchSize, config.seed, cursorState);
+    const embedder = new LlmEmbedder(model, tokenizer, { pooling: config.pooling, bidirectional: true, maxLength: config.maxLength, name: 'stage1' });
+    const schedule = warmupLinearSchedule({ baseLr: config.lr, warmupSteps: config.warmupSteps, totalSteps: config.steps });
+    const losses: number[] = [];
+    let step = startStep;
+    let lastCheckpoint: string | undefined;
+    const checkpoint = async (): Promise<void> => {
+      if (checkpointsDir === undefined || lastCheckpoint?.endsWith(checkpointDirName(step)) === true) return;
+      lastCheckpoint = await saveCheckpoint(
+        checkpointsDir,
+        {
+          step,
+          weights: lora.parameters.toHost(),
+          optimizer: optimizer.exportState(),
+          rng: rng.getState(),
+          cursor: { batches: cursor.state() } satisfies Stage1Cursor,
+          trainer: trainerFacts,
+        },
+        { keep: config.keepCheckpoints },
+      );
+    };
+    while (step < config.steps) {
+      const started = performance.now();
+      const triples = captionTriples(samples, cursor.next(), rng);
+      const queries: TextInput[] = triples.map((t) => (config.instruction !== undefined ? [config.instruction, t.query] : t.query));
+      const documents = [...triples.map((t) => t.positive), ...triples.map((t) => t.hardNegative)];
+      const items = [...queries, ...documents].map((input) => tokenizer.tokenize(input, { maxLength: config.maxLength }));
+      const { loss, grads } = computeGradients(lora.parameters, () => {
+        const embeddings = embedInLengthGroups(embedder, items, { groups: config.lengthGroups, training: true, rng });
+        const [q, p, n] = tf.split(embeddings, 3, 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        return captionContrastiveLoss(q, p, n, config.scale);
+      });
+      const gradNorm = config.maxGradNorm > 0 ? clipGradNorm(grads, config.maxGradNorm) : Number.NaN;
+      const lr = schedule(step);
+      optimizer.apply(lora.parameters, grads, lr);
+      disposeGradients(grads);
+      const value = (await loss.data())[0];
+      loss.dispose();
+      losses.push(value);
+      step += 1;
+      const seconds = (performance.now() - started) / 1000;
+      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, seconds });
+      onProgress?.({ task: STAGE1_PHASE, done: step, total: config.steps, unit: 'step', values: { loss: value, lr } });
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await checkpoint();
+      if (craEval !== undefined && (step % craEval.every === 0 || step === config.steps)) {
+        const score = await craEval.evaluate(embedder, step);
+        metrics?.log({ phase: `${STAGE1_PHASE}-eval`, step, cra: typeof score === 'number' ? score : score.cra });
+      }
+      if (signal?.aborted === true) break;
+    }
+    if (step > startStep || resumeFrom === undefined) await checkpoint();
+    let adapterDir: string | undefined;
+    if (runDir !== undefined && step >= config.steps) {
+      adapterDir = join(runDir, 'adapter');
+      await lora.saveAdapter(adapterDir);
+    }
+    return { lora, embedder, losses, startStep, endStep: step, adapterDir, checkpoint: lastCheckpoint };
+  } catch (error) {
+    lora.dispose();
+    throw error;
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,137 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { Llm2ClipError } from '@llm2clip/core';
+
+/** `model_type` values of the decoder families this package runs. */
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2'] as const;
+
+/** `architectures` entries accepted in `config.json` (causal LM heads, bare models, LLM2Vec bi-models). */
+export const SUPPORTED_ARCHITECTURES = [
+  'LlamaForCausalLM',
+  'LlamaModel',
+  'LlamaBiModel',
+  'MistralForCausalLM',
+  'MistralModel',
+  'MistralBiModel',
+  'Qwen2ForCausalLM',
+  'Qwen2Model',
+  'Qwen2BiModel',
+] as const;
+
+const tokenId = z.number().int().nonnegative();
+
+/** `rope_scaling` of Llama 3.x (`rope_type: "llama3"`), linear scaling, or the default (no scaling). */
+export const RopeScalingSchema = z.looseObject({
+  rope_type: z.enum(['default', 'linear', 'llama3']).optional(),
+  type: z.enum(['default', 'linear', 'llama3']).optional(),
+  factor: z.number().positive().optional(),
+  low_freq_factor: z.number().positive().optional(),
+  high_freq_factor: z.number().positive().optional(),
+  original_max_position_embeddings: z.number().int().positive().optional(),
+});
+
+/**
+ * The `config.json` of a Llama-family decoder, with Hugging Face field names and defaults.
+ * Unknown extra fields (e.g. `transformers_version`, `initializer_range`) are kept as they are.
+ */
+export const LlamaConfigSchema = z.looseObject({
+  architectures: z.array(z.enum(SUPPORTED_ARCHITECTURES)).optional(),
+  model_type: z.enum(SUPPORTED_MODEL_TYPES),
+  vocab_size: z.number().int().positive(),
+  hidden_size: z.number().int().positive(),
+  intermediate_size: z.number().int().positive(),
+  num_hidden_layers: z.number().int().positive(),
+  num_attention_heads: z.number().int().positive(),
+  num_key_value_heads: z.number().int().positive().optional(),
+  head_dim: z.number().int().positive().nullish(),
+  rms_norm_eps: z.number().positive().default(1e-6),
+  rope_theta: z.number().positive().default(10000),
+  rope_scaling: RopeScalingSchema.nullish(),
+  max_position_embeddings: z.number().int().positive().default(2048),
+  tie_word_embeddings: z.boolean().default(false),
+  attention_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().default(false),
+  hidden_act: z.literal('silu').default('silu'),
+  bos_token_id: tokenId.nullish(),
+  eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
+  pad_token_id: tokenId.nullish(),
+  torch_dtype: z.string().nullish(),
+  sliding_window: z.number().int().positive().nullish(),
+  use_sliding_window: z.boolean().optional(),
+});
+
+/** A parsed `config.json` (defaults applied). */
+export type LlamaConfig = z.output<typeof LlamaConfigSchema>;
+/** What a caller may pass to build a config (defaults optional). */
+export type LlamaConfigInput = z.input<typeof LlamaConfigSchema>;
+
+/**
+ * Validates a `config.json` object. An unsupported `model_type` or architecture, a missing or
+ * mistyped field, or inconsistent head counts throw `E_CONFIG` naming the field.
+ */
+export function parseLlamaConfig(json: unknown, path?: string): LlamaConfig {
+  const parsed = LlamaConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.map(String).join('.') || undefined;
+    throw new Llm2ClipError('E_CONFIG', `invalid model config: ${issue.message}`, { path, field });
+  }
+  const config = parsed.data;
+  const heads = config.num_attention_heads;
+  const kvHeads = config.num_key_value_heads ?? heads;
+  if (heads % kvHeads !== 0) {
+    throw new Llm2ClipError('E_CONFIG', `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`, { path, field: 'num_key_value_heads' });
+  }
+  if (config.head_dim == null && config.hidden_size % heads !== 0) {
+    throw new Llm2ClipError('E_CONFIG', `hidden_size ${config.hidden_size} is not divisible by num_attention_heads ${heads}`, { path, field: 'hidden_size' });
+  }
+  if (headDimOf(config) % 2 !== 0) {
+    throw new Llm2ClipError('E_CONFIG', `head dimension ${headDimOf(config)} must be even for rotary embeddings`, { path, field: 'head_dim' });
+  }
+  return config;
+}
+
+/** Reads and validates `config.json` from a file. */
+export async function readLlamaConfig(path: string): Promise<LlamaConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new Llm2ClipError('E_IO', 'cannot read model config', { path, cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new Llm2ClipError('E_FORMAT', 'model config is not valid JSON', { path, cause });
+  }
+  return parseLlamaConfig(json, path);
+}
+
+/** Per-head width: `head_dim` when given, else `hidden_size / num_attention_heads`. */
+export function headDimOf(config: LlamaConfig): number {
+  return config.head_dim ?? config.hidden_size / config.num_attention_heads;
+}
+
+/** Number of key/value heads (grouped-query attention); equals the head count when absent. */
+export function kvHeadsOf(config: LlamaConfig): number {
+  return config.num_key_value_heads ?? config.num_attention_heads;
+}
+
+/**
+ * Whether q/k/v (and o) projections carry biases. Qwen2 has q/k/v biases (no `attention_bias`
+ * field); Llama has all four when `attention_bias` is true; Mistral has none.
+ */
+export function attentionBiasesOf(config: LlamaConfig): { qkv: boolean; o: boolean } {
+  if (config.model_type === 'qwen2') return { qkv: config.attention_bias ?? true, o: false };
+  const on = config.attention_bias ?? false;
+  return { qkv: on, o: on };
+}
+
+/** The sliding attention window in effect, if any (Mistral; Qwen2 only with `use_sliding_window`). */
+export function slidingWindowOf(config: LlamaConfig): number | undefined {
+  if (config.sliding_window == null) return undefined;
+  if (config.model_type === 'qwen2' && config.use_sliding_window !== true) return undefined;
+  if (config.sliding_window >= config.max_position_embeddings) return undefined;
+  return config.sliding_window;
+}

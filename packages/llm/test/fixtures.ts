@@ -1,0 +1,81 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LlamaConfigInput } from '../src/index.js';
+
+/** Special tokens of the test vocabulary, ids 0..4 (as the synthetic dataset lays them out). */
+export const SPECIAL_TOKENS = ['<pad>', '<s>', '</s>', '<unk>', '<mask>'] as const;
+
+/** Words of the test vocabulary (ids 5..). */
+export const WORDS = [
+  'a', 'the', 'red', 'green', 'blue', 'yellow', 'cube', 'ball', 'cone', 'ring', 'small', 'large',
+  'left', 'right', 'of', 'above', 'below', 'on', 'in', 'and', 'with', 'image', 'shows', 'caption',
+  'retrieve', 'matching', ':', '.', ',', 'there', 'is', 'two', 'three', 'objects', 'scene', 'near',
+] as const;
+
+/** A word-level WordPiece `tokenizer.json` with a `<s> $A` template, built in code. */
+export function tinyTokenizerJson(): Record<string, unknown> {
+  const vocab: Record<string, number> = {};
+  [...SPECIAL_TOKENS, ...WORDS].forEach((token, id) => {
+    vocab[token] = id;
+  });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: SPECIAL_TOKENS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '<unk>', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+/** `tokenizer_config.json` of the test tokenizer. */
+export function tinyTokenizerConfig(): Record<string, unknown> {
+  return { bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>', mask_token: '<mask>', model_max_length: 512, padding_side: 'left' };
+}
+
+/** Vocabulary size of the test tokenizer. */
+export const TINY_VOCAB = SPECIAL_TOKENS.length + WORDS.length;
+
+/** A tiny Llama config (hidden 32, 2 layers, 4 heads, 2 kv heads). */
+export function tinyConfig(overrides: Partial<LlamaConfigInput> = {}): LlamaConfigInput {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: 50,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 128,
+    tie_word_embeddings: false,
+    attention_bias: false,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 2,
+    pad_token_id: 0,
+    ...overrides,
+  };
+}
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = 'llm-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Writes the test tokenizer files into `dir`. */
+export async function writeTinyTokenizer(dir: string): Promise<void> {
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tinyTokenizerConfig()));
+}

@@ -1,0 +1,150 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '@llm2clip/core';
+import { AdamW, computeGradients, disposeGradients, readSafetensors } from '@llm2clip/tensor';
+import { LlamaModel, LoraAdapter, causalLmLoss } from '../src/index.js';
+import { tempDir, tinyConfig } from './fixtures.js';
+
+const IDS = [[1, 5, 6, 7, 8], [0, 0, 1, 9, 10]];
+const MASK = [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]];
+
+function hidden(model: LlamaModel): Float32Array {
+  return tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, 'int32'), tf.tensor2d(MASK, undefined, 'int32'), { bidirectional: true }).dataSync() as Float32Array);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+/** Gives every B matrix random values so the adapter is not the identity. */
+function randomizeB(lora: LoraAdapter, rng: Rng): void {
+  for (const [name, variable] of lora.parameters.entries()) {
+    if (name.includes('.lora_B.')) variable.assign(tf.tensor(rng.normalArray(variable.size, 0.1), variable.shape));
+  }
+}
+
+describe('LoraAdapter', () => {
+  it('starts as the identity: outputs equal the base model before any step', () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const base = hidden(model);
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0.1 }, new Rng(2));
+    expect(maxAbsDiff(hidden(model), base)).toBe(0);
+    lora.dispose();
+    model.dispose();
+  });
+
+  it('uses PEFT tensor names and shapes, and writes the adapter_config fields', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0.05 }, new Rng(2), { baseModelNameOrPath: 'models/tiny' });
+    const names = lora.parameters.names();
+    expect(names).toHaveLength(2 * 7 * 2);
+    expect(names).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    expect(names).toContain('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight');
+    expect(lora.parameters.get('base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight').shape).toEqual([4, 32]);
+    expect(lora.parameters.get('base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight').shape).toEqual([16, 4]);
+    expect(lora.parameters.get('base_model.model.model.layers.0.mlp.down_proj.lora_A.weight').shape).toEqual([4, 64]);
+    const dir = await tempDir();
+    await lora.saveAdapter(dir);
+    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 8,
+      lora_dropout: 0.05,
+      target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      bias: 'none',
+      base_model_name_or_path: 'models/tiny',
+      task_type: 'CAUSAL_LM',
+    });
+    const file = await readSafetensors(join(dir, 'adapter_model.safetensors'));
+    expect([...file.tensors.keys()].sort()).toEqual([...names].sort());
+    lora.dispose();
+    model.dispose();
+  });
+
+  it('round-trips through saveAdapter and loadAdapter', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] }, new Rng(2));
+    randomizeB(lora, new Rng(3));
+    const withAdapter = hidden(model);
+    const dir = await tempDir();
+    await lora.saveAdapter(dir);
+    lora.dispose();
+    const fresh = await LlamaModel.fromWeights(model.config, model.parameters.toHost());
+    const loaded = await LoraAdapter.loadAdapter(fresh, dir);
+    expect(loaded.options).toEqual({ r: 4, alpha: 8, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
+    expect(maxAbsDiff(hidden(fresh), withAdapter)).toBe(0);
+    loaded.dispose();
+    fresh.dispose();
+    model.dispose();
+  });
+
+  it('reports adapter tensors that do not match the model by name', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, targetModules: ['q_proj'] }, new Rng(2));
+    const dir = await tempDir();
+    await lora.saveAdapter(dir);
+    lora.dispose();
+    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'));
+    await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, target_modules: ['q_proj', 'k_proj'] }));
+    await expect(LoraAdapter.loadAdapter(model, dir)).rejects.toThrow(/missing: base_model\.model\.model\.layers\.0\.self_attn\.k_proj\.lora_A\.weight/);
+    await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, use_dora: true }));
+    await expect(LoraAdapter.loadAdapter(model, dir)).rejects.toThrow(/E_CONFIG.*field use_dora/);
+    model.dispose();
+  });
+
+  it('merge gives the same outputs as the unmerged adapter', () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8 }, new Rng(2));
+    randomizeB(lora, new Rng(3));
+    const before = hidden(model);
+    const base = model.fingerprint();
+    lora.merge();
+    expect(model.adapter).toBeUndefined();
+    expect(model.fingerprint()).not.toBe(base);
+    expect(maxAbsDiff(hidden(model), before)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('trains only the LoRA weights: the base fingerprint is unchanged after steps', () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const base = model.fingerprint();
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0.1 }, new Rng(2));
+    const adapterBefore = lora.parameters.fingerprint();
+    const optimizer = new AdamW({ weightDecay: 0 });
+    const rng = new Rng(3);
+    const ids = tf.tensor2d(IDS, undefined, 'int32');
+    const mask = tf.tensor2d(MASK, undefined, 'int32');
+    for (let step = 0; step < 3; step++) {
+      const { loss, grads } = computeGradients(lora.parameters, () => causalLmLoss(model, ids, mask, { training: true, rng }));
+      expect(grads.size).toBe(lora.parameters.names().length);
+      optimizer.apply(lora.parameters, grads, 1e-2);
+      disposeGradients(grads);
+      loss.dispose();
+    }
+    expect(model.fingerprint()).toBe(base);
+    expect(lora.parameters.fingerprint()).not.toBe(adapterBefore);
+    tf.dispose([ids, mask]);
+    optimizer.dispose();
+    lora.dispose();
+    model.dispose();
+  });
+
+  it('applies dropout only in training, reproducibly from the rng', () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0.5 }, new Rng(2));
+    randomizeB(lora, new Rng(3));
+    const run = (training: boolean, seed: number) =>
+      tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, 'int32'), tf.tensor2d(MASK, undefined, 'int32'), { bidirectional: true, training, rng: new Rng(seed) }).dataSync() as Float32Array);
+    expect(maxAbsDiff(run(false, 1), hidden(model))).toBe(0);
+    expect(maxAbsDiff(run(true, 1), run(true, 1))).toBe(0);
+    expect(maxAbsDiff(run(true, 1), run(true, 2))).toBeGreaterThan(1e-4);
+    expect(() => tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, 'int32'), tf.tensor2d(MASK, undefined, 'int32'), { training: true }))).toThrow(/E_STATE/);
+    lora.dispose();
+    model.dispose();
+  });
+});

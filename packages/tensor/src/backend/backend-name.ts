@@ -1,0 +1,19 @@
+/**
+ * The tensor backends llm2clip-ts can run on, fastest first:
+ *
+ * - `tensorflow-gpu`: `@tensorflow/tfjs-node-gpu` (libtensorflow with CUDA), an optional peer.
+ * - `tensorflow`: `@tensorflow/tfjs-node` (libtensorflow on the CPU), an optional peer.
+ * - `native`: the tfjs `wasm` backend with its matrix products run by OpenBLAS through this
+ *   package's N-API addon (needs the addon to have built at install time).
+ * - `wasm`: the stock tfjs `wasm` backend (plus a JS `UnsortedSegmentSum` so it can train).
+ * - `cpu`: the pure-JS tfjs `cpu` backend, always available and slowest.
+ */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+
+/** Every {@link BackendName} in the order {@link initBackend} tries them. */
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
+
+/** True when `value` is one of the {@link BackendName}s. */
+export function isBackendName(value: unknown): value is BackendName {
+  return typeof value === 'string' && (BACKEND_PREFERENCE as readonly string[]).includes(value);
+}

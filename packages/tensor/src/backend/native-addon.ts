@@ -1,0 +1,152 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Interface version the JS side expects of the addon (`kAbiVersion` in native/addon.cc). */
+export const NATIVE_ABI_VERSION = 1;
+
+/** Environment variable that points the loader at another build of the addon. */
+export const NATIVE_PATH_ENV = 'LLM2CLIP_NATIVE_PATH';
+
+/**
+ * A batched operand of the addon's epilogue (bias, PReLU weights): element `(batch, i, j)` of
+ * the `[...batch, m, n]` output reads `offset/4 + Σ batch_d·batchStrides[d] + i·rowStride +
+ * j·colStride` of the heap. Strides are in float32 elements, 0 meaning broadcast.
+ */
+export interface NativeBroadcastOperand {
+  /** Byte offset of element 0 in the heap. */
+  offset: number;
+  /** Stride per output batch dim. */
+  batchStrides: number[];
+  /** Stride per output row. */
+  rowStride: number;
+  /** Stride per output column. */
+  colStride: number;
+}
+
+/** Arguments of the addon's `matmul` (see native/matmul.h); offsets in bytes, strides in floats. */
+export interface NativeMatMulSpec {
+  /** Rows of each output matrix. */
+  m: number;
+  /** Columns of each output matrix. */
+  n: number;
+  /** Inner (summed) dimension. */
+  k: number;
+  /** A is stored `k × m` and used transposed. */
+  transposeA: boolean;
+  /** B is stored `n × k` and used transposed. */
+  transposeB: boolean;
+  /** Batch dims of the output, broadcast already resolved. */
+  batchShape: number[];
+  /** Byte offset of A in the heap. */
+  aOffset: number;
+  /** A's stride per output batch dim (0 where A broadcasts). */
+  aBatchStrides: number[];
+  /** Byte offset of B in the heap. */
+  bOffset: number;
+  /** B's stride per output batch dim (0 where B broadcasts). */
+  bBatchStrides: number[];
+  /** Byte offset of the contiguous output. */
+  outOffset: number;
+  /** Fused activation code (tfjs-backend-wasm's `FusableActivation` numbering); 0 = linear. */
+  activation?: number;
+  /** Slope of `leakyrelu`. */
+  alpha?: number;
+  /** Bias added before the activation. */
+  bias?: NativeBroadcastOperand;
+  /** PReLU weights (activation 3). */
+  prelu?: NativeBroadcastOperand;
+}
+
+/** The functions of the compiled addon (`build/Release/llm2clip_blas.node`). */
+export interface NativeAddon {
+  /** Interface version of the build; must equal {@link NATIVE_ABI_VERSION}. */
+  readonly abiVersion: number;
+  /** `openblas_get_config()`: version, target core, thread limit. */
+  readonly blasConfig: string;
+  /** `cblas_sgemm` per batch on float32 data in `heap`, plus the fused epilogue; throws on bad extents. */
+  matmul(heap: ArrayBuffer, spec: NativeMatMulSpec): void;
+  /** `openblas_set_num_threads(threads)`. */
+  setNumThreads(threads: number): void;
+  /** `openblas_get_num_threads()`. */
+  getNumThreads(): number;
+}
+
+/** Whether the native OpenBLAS addon loaded, from where, and if not, why. */
+export interface NativeAddonStatus {
+  /** True when the addon loaded and has the expected interface. */
+  available: boolean;
+  /** The file that was (or would have been) loaded. */
+  path: string;
+  /** OpenBLAS build description, when loaded. */
+  blasConfig?: string;
+  /** Why it is unavailable, when it is. */
+  reason?: string;
+}
+
+const defaultAddonPath = fileURLToPath(new URL('../../build/Release/llm2clip_blas.node', import.meta.url));
+
+let loaded: { status: NativeAddonStatus; addon?: NativeAddon } | undefined;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0] : String(error);
+}
+
+function load(): { status: NativeAddonStatus; addon?: NativeAddon } {
+  const override = process.env[NATIVE_PATH_ENV];
+  const path = override !== undefined && override !== '' ? resolve(override) : defaultAddonPath;
+  if (!existsSync(path)) {
+    return {
+      status: {
+        available: false,
+        path,
+        reason:
+          override !== undefined && override !== ''
+            ? `${NATIVE_PATH_ENV} points at ${path}, which does not exist`
+            : `the native addon was not built (no ${path}); run \`pnpm --filter @llm2clip/tensor run build:native\` to see why`,
+      },
+    };
+  }
+  let candidate: Partial<NativeAddon>;
+  try {
+    candidate = createRequire(import.meta.url)(path) as Partial<NativeAddon>;
+  } catch (error) {
+    return { status: { available: false, path, reason: `loading ${path} failed: ${describe(error)}` } };
+  }
+  if (candidate.abiVersion !== NATIVE_ABI_VERSION) {
+    return {
+      status: {
+        available: false,
+        path,
+        reason: `${path} has interface version ${String(candidate.abiVersion)}, expected ${NATIVE_ABI_VERSION}; rebuild it with \`pnpm --filter @llm2clip/tensor run build:native\``,
+      },
+    };
+  }
+  const addon = candidate as NativeAddon;
+  for (const name of ['matmul', 'setNumThreads', 'getNumThreads'] as const) {
+    if (typeof addon[name] !== 'function') {
+      return { status: { available: false, path, reason: `${path} lacks the function ${name}` } };
+    }
+  }
+  return { status: { available: true, path, blasConfig: addon.blasConfig }, addon };
+}
+
+/**
+ * The native addon, loaded once (from {@link NATIVE_PATH_ENV} when set, else from this
+ * package's `build/Release`), or `undefined` when it is unavailable — see
+ * {@link nativeAddonStatus} for why.
+ */
+export function loadNativeAddon(): NativeAddon | undefined {
+  loaded ??= load();
+  return loaded.addon;
+}
+
+/**
+ * Whether the native OpenBLAS addon of `@llm2clip/tensor` is usable here, and why not when it
+ * is not (never built, failed to load, stale build). Loads the addon on first call.
+ */
+export function nativeAddonStatus(): NativeAddonStatus {
+  loaded ??= load();
+  return { ...loaded.status };
+}

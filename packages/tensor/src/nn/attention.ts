@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Value added to attention scores at masked positions (finite, so fully masked rows stay NaN-free). */
+export const MASKED_SCORE = -1e9;
+
+/** `[batch, seq, heads·headDim]` → `[batch, heads, seq, headDim]`. */
+export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
+  const [batch, seq, width] = x.shape;
+  return tf.transpose(tf.reshape(x, [batch, seq, heads, width / heads]), [0, 2, 1, 3]);
+}
+
+/** `[batch, heads, seq, headDim]` → `[batch, seq, heads·headDim]`. */
+export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
+  const [batch, heads, seq, headDim] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [batch, seq, heads * headDim]);
+}
+
+/**
+ * Repeats each key/value head `groups` times (grouped-query attention):
+ * `[batch, kvHeads, seq, d]` → `[batch, kvHeads·groups, seq, d]`, head `h` using kv head `⌊h/groups⌋`.
+ */
+export function repeatKvHeads(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  const [batch, kvHeads, seq, headDim] = x.shape;
+  // tile at rank 4 (seq·headDim flattened): tfjs has no gradient for rank-5 tile
+  return tf.reshape(tf.tile(tf.reshape(x, [batch, kvHeads, 1, seq * headDim]), [1, 1, groups, 1]), [batch, kvHeads * groups, seq, headDim]);
+}
+
+/**
+ * Additive attention bias `[batch, 1, query, key]` (or `[batch, 1, 1, key]` when only padding is masked): 0 where a query may attend to a key,
+ * {@link MASKED_SCORE} where not. `attentionMask` is `[batch, seq]` with 1 for real tokens and 0 for
+ * padding; `causal` additionally hides later keys. Bidirectional models pass `causal: false` and
+ * mask padding only.
+ */
+export function attentionBias(attentionMask: tf.Tensor2D, causal: boolean, slidingWindow?: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [batch, seq] = attentionMask.shape;
+    let allowed: tf.Tensor = tf.reshape(tf.cast(attentionMask, 'float32'), [batch, 1, 1, seq]);
+    if (causal || slidingWindow !== undefined) {
+      const rows = tf.reshape(tf.range(0, seq, 1, 'int32'), [seq, 1]);
+      const cols = tf.reshape(tf.range(0, seq, 1, 'int32'), [1, seq]);
+      let structure: tf.Tensor = tf.ones([seq, seq], 'float32');
+      if (causal) structure = tf.mul(structure, tf.cast(tf.lessEqual(cols, rows), 'float32'));
+      if (slidingWindow !== undefined) structure = tf.mul(structure, tf.cast(tf.greater(cols, tf.sub(rows, slidingWindow)), 'float32'));
+      allowed = tf.mul(allowed, tf.reshape(structure, [1, 1, seq, seq]));
+    }
+    // shape is [batch, 1, 1, key] for padding-only masks and [batch, 1, query, key] otherwise
+    return tf.mul(tf.sub(1, allowed), MASKED_SCORE) as tf.Tensor4D;
+  });
+}
+
+/**
+ * `softmax(q·kᵀ/√d + bias)·v` for `[batch, heads, seq, headDim]` inputs; `bias` broadcasts to
+ * `[batch, heads, query, key]`.
+ */
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): tf.Tensor4D {
+  return tf.tidy(() => {
+    const headDim = q.shape[3];
+    let scores: tf.Tensor = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
+    if (bias !== undefined) scores = tf.add(scores, bias);
+    return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+  });
+}
