@@ -1,11 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { packageTestProject } from '../../vitest.shared.js';
 
-export default defineProject({
-  test: {
-    name: 'caption-contrastive',
-    include: ['test/**/*.test.ts'],
-    setupFiles: ['test/setup.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
-});
+export default packageTestProject('caption-contrastive', { setupFiles: ['test/setup.ts'] });

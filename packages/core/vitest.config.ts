@@ -1,10 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { packageTestProject } from '../../vitest.shared.js';
 
-export default defineProject({
-  test: {
-    name: 'core',
-    include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
-});
+export default packageTestProject('core');

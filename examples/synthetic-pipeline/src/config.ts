@@ -51,14 +51,13 @@ export const pipelineConfigSchema = z.object({
     num_attention_heads: z.number().int().positive(),
     max_position_embeddings: z.number().int().positive(),
   }),
-  /** Stage 2 (both the LLM2CLIP run and the baseline use these). */
+  /** Stage 2 (both the LLM2CLIP run and the baseline use these; a short or long caption is drawn with p = 0.5 per sample). */
   stage2: z.object({
     steps: z.number().int().nonnegative(),
     batchSize: z.number().int().positive(),
     lr: z.number().positive(),
     warmupSteps: z.number().int().nonnegative(),
     weightDecay: z.number().min(0),
-    longCaptionProbability: z.number().min(0).max(1),
   }),
   /** Steps between checkpoints in every training phase. */
   checkpointEvery: z.number().int().positive(),
@@ -74,12 +73,12 @@ const DEFAULT_CONFIG: PipelineConfig = {
   seed: 0,
   data: { trainSamples: 2000, testSamples: 250, imageSize: 64, samplesPerShard: 500 },
   llm: { hidden_size: 128, intermediate_size: 344, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, maxLength: 200 },
-  clm: { steps: 200, batchSize: 16, lr: 1e-3, warmupSteps: 20 },
-  stage1: { steps: 150, batchSize: 32, lr: 5e-4, warmupSteps: 15, loraR: 16, loraAlpha: 32, loraDropout: 0.05, scale: 50 },
+  clm: { steps: 120, batchSize: 16, lr: 1e-3, warmupSteps: 12 },
+  stage1: { steps: 120, batchSize: 16, lr: 1e-3, warmupSteps: 12, loraR: 16, loraAlpha: 32, loraDropout: 0.05, scale: 50 },
   vision: { patch_size: 8, hidden_size: 128, intermediate_size: 512, num_hidden_layers: 4, num_attention_heads: 4, projection_dim: 128 },
   baselineText: { hidden_size: 128, intermediate_size: 512, num_hidden_layers: 4, num_attention_heads: 4, max_position_embeddings: 77 },
-  stage2: { steps: 300, batchSize: 64, lr: 1e-3, warmupSteps: 30, weightDecay: 0.05, longCaptionProbability: 0.5 },
-  checkpointEvery: 100,
+  stage2: { steps: 250, batchSize: 64, lr: 1e-3, warmupSteps: 25, weightDecay: 0.05 },
+  checkpointEvery: 50,
 };
 
 const TINY_CONFIG: PipelineConfig = {
@@ -90,7 +89,7 @@ const TINY_CONFIG: PipelineConfig = {
   stage1: { steps: 4, batchSize: 8, lr: 1e-3, warmupSteps: 1, loraR: 4, loraAlpha: 8, loraDropout: 0.05, scale: 50 },
   vision: { patch_size: 8, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, projection_dim: 32 },
   baselineText: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 77 },
-  stage2: { steps: 4, batchSize: 16, lr: 1e-3, warmupSteps: 1, weightDecay: 0.05, longCaptionProbability: 0.5 },
+  stage2: { steps: 4, batchSize: 16, lr: 1e-3, warmupSteps: 1, weightDecay: 0.05 },
   checkpointEvery: 2,
 };
 

@@ -1,5 +1,5 @@
 // Times stage-1 training steps (and causal-LM steps) at the demo's model size.
-// Usage: node bench/stage1-step.mjs [cpu|auto] ; env BATCH (default 32), STEPS (default 3).
+// Usage (after `pnpm build`): node bench/stage1-step.mjs [auto|cpu] ; env BATCH (default 32), STEPS (default 3), TOKENS_PER_PASS (default 2048).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@llm2clip/core';
@@ -7,9 +7,10 @@ import { ensureGradientsRegistered, initBackend } from '@llm2clip/tensor';
 import { LlamaModel, LlmTokenizer } from '@llm2clip/llm';
 import { pretrainCausalLm, trainCaptionContrastive } from '../dist/index.js';
 
-const mode = process.argv[2] ?? 'cpu';
+const mode = process.argv[2] ?? 'auto';
 const batchSize = Number(process.env.BATCH ?? 32);
 const steps = Number(process.env.STEPS ?? 3);
+const tokensPerPass = Number(process.env.TOKENS_PER_PASS ?? 2048);
 if (mode === 'cpu') {
   await ensureGradientsRegistered();
   await tf.setBackend('cpu');
@@ -58,8 +59,8 @@ console.log(`clm step (batch ${batchSize} texts): ${clmTimes.map((t) => t.toFixe
 const model = LlamaModel.create(config, new Rng(2));
 const times = [];
 const result = await trainCaptionContrastive({
-  model, tokenizer, samples, steps, batchSize, maxLength: 192,
-  metrics: { log: (r) => times.push(r.seconds) },
+  model, tokenizer, samples, steps, batchSize, maxLength: 192, tokensPerPass,
+  metrics: { log: (r) => times.push(`${r.seconds.toFixed(2)}s/${r.passes}p`) },
 });
-console.log(`stage-1 step (batch ${batchSize} triples = ${3 * batchSize} captions): ${times.map((t) => t.toFixed(2)).join(' ')} s`);
+console.log(`stage-1 step (batch ${batchSize} triples = ${3 * batchSize} captions, tokensPerPass ${tokensPerPass}): ${times.join(' ')}`);
 result.embedder.dispose();

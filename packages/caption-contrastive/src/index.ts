@@ -8,7 +8,8 @@
 export { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
 export { captionTriple, captionTriples, type CaptionTriple } from './pairs.js';
 export { BatchCursor, type BatchCursorState } from './batch-cursor.js';
-export { embedInLengthGroups, type LengthGroupOptions } from './length-groups.js';
+export { lengthGroups, embedRows, embedInLengthGroups, inversePermutation, type LengthGroupOptions } from './length-groups.js';
+export { contrastiveGradients, type ContrastiveGradients } from './grad-cache.js';
 export {
   pretrainCausalLm,
   CausalLmPretrainConfigSchema,

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Llm2ClipError, type MetricsLogger, type ProgressCallback } from '@llm2clip/core';
-import { AdamW, clipGradNorm, computeGradients, disposeGradients, warmupLinearSchedule } from '@llm2clip/tensor';
+import { AdamW, accumulateGradients, clipGradNorm, computeGradients, disposeGradients, warmupLinearSchedule } from '@llm2clip/tensor';
 import { causalLmLoss, type LlamaModel, type LlmTokenizer } from '@llm2clip/llm';
 import { BatchCursor } from './batch-cursor.js';
+import { lengthGroups } from './length-groups.js';
 
 /** The plain-JSON settings of {@link pretrainCausalLm}, with defaults. */
 export const CausalLmPretrainConfigSchema = z.object({
@@ -23,6 +24,8 @@ export const CausalLmPretrainConfigSchema = z.object({
   weightDecay: z.number().min(0).default(0),
   /** Global gradient-norm clip (0 = off). Default 1. */
   maxGradNorm: z.number().min(0).default(1),
+  /** Padded tokens per forward pass; a step's texts are split by length and gradients accumulated. Default 2048. */
+  tokensPerPass: z.number().int().positive().default(2048),
 });
 
 /** Settings of {@link pretrainCausalLm} as a caller writes them. */
@@ -71,17 +74,30 @@ export async function pretrainCausalLm(options: CausalLmPretrainOptions): Promis
   try {
     for (let step = 0; step < config.steps; step++) {
       const started = performance.now();
-      const batch = tokenizer.encodeBatch(cursor.next().map((i) => texts[i]), { maxLength: config.maxLength, padding: 'right' });
-      const shape: [number, number] = [batch.batch, batch.length];
-      const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
-      const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
-      const { loss, grads } = computeGradients(model.parameters, () => causalLmLoss(model, inputIds, attentionMask));
+      const items = cursor.next().map((i) => tokenizer.tokenize(texts[i], { maxLength: config.maxLength }));
+      // each row predicts ids.length − 1 next tokens; passes are weighted by their share of them
+      const totalPairs = items.reduce((sum, item) => sum + Math.max(0, item.ids.length - 1), 0);
+      const grads = new Map<string, tf.Tensor>();
+      let value = 0;
+      for (const rows of lengthGroups(items, config.tokensPerPass)) {
+        const pairs = rows.reduce((sum, row) => sum + Math.max(0, items[row].ids.length - 1), 0);
+        if (pairs === 0) continue;
+        const batch = tokenizer.pad(rows.map((row) => items[row]), { padding: 'right' });
+        const shape: [number, number] = [batch.batch, batch.length];
+        const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
+        const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
+        const weight = pairs / totalPairs;
+        const pass = computeGradients(model.parameters, () => tf.mul(causalLmLoss(model, inputIds, attentionMask), weight) as tf.Scalar);
+        value += pass.loss.dataSync()[0];
+        accumulateGradients(grads, pass.grads);
+        disposeGradients(pass.grads);
+        tf.dispose([pass.loss, inputIds, attentionMask]);
+      }
+      if (grads.size === 0) throw new Llm2ClipError('E_DATA', 'a causal-LM batch has no token to predict (texts shorter than two tokens)', { field: 'texts' });
       const gradNorm = config.maxGradNorm > 0 ? clipGradNorm(grads, config.maxGradNorm) : Number.NaN;
       const lr = schedule(step);
       optimizer.apply(model.parameters, grads, lr);
       disposeGradients(grads);
-      const value = (await loss.data())[0];
-      tf.dispose([loss, inputIds, attentionMask]);
       losses.push(value);
       const seconds = (performance.now() - started) / 1000;
       metrics?.log({ phase: 'clm', step: step + 1, loss: value, lr, gradNorm, seconds });

@@ -6,7 +6,6 @@ import {
   AdamW,
   checkpointDirName,
   clipGradNorm,
-  computeGradients,
   disposeGradients,
   latestCheckpoint,
   loadCheckpoint,
@@ -16,7 +15,7 @@ import {
 import { LlmEmbedder, LoraAdapter, POOLING_MODES, type LlamaModel, type LlmTokenizer, type LoraOptionsInput, type PoolingMode, type TextInput } from '@llm2clip/llm';
 import { BatchCursor, type BatchCursorState } from './batch-cursor.js';
 import { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
-import { embedInLengthGroups } from './length-groups.js';
+import { contrastiveGradients } from './grad-cache.js';
 import { captionTriples } from './pairs.js';
 
 /** Name of the phase in metrics, progress events and checkpoints. */
@@ -55,8 +54,12 @@ export const CaptionContrastiveConfigSchema = z.object({
   weightDecay: z.number().min(0).default(0),
   /** Global gradient-norm clip (0 = off). Default 1. */
   maxGradNorm: z.number().min(0).default(1),
-  /** Forward passes per step; the 3·batchSize captions are split by length. Default 3. */
-  lengthGroups: z.number().int().positive().default(3),
+  /**
+   * Padded tokens per forward pass: the 3·batchSize captions of a step are sorted by length and
+   * run in passes of at most this many tokens (GradCache keeps one pass's activations alive).
+   * Default 2048.
+   */
+  tokensPerPass: z.number().int().positive().default(2048),
   /** Write a checkpoint every this many steps (0 = only at the end / on abort). Needs `runDir`. Default 0. */
   checkpointEvery: z.number().int().nonnegative().default(0),
   /** Checkpoints kept (newest). Default 2. */
@@ -142,8 +145,11 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
   const config = parsed.data;
   const { model, tokenizer, samples, runDir, onProgress, metrics, craEval, signal } = options;
   if (model.adapter !== undefined) throw new Llm2ClipError('E_STATE', 'the model already has an adapter attached; merge or detach it first', { field: 'model' });
-  if ((config.checkpointEvery > 0 || options.resume !== undefined) && runDir === undefined && typeof options.resume !== 'string') {
+  if ((config.checkpointEvery > 0 || options.resume === true) && runDir === undefined) {
     throw new Llm2ClipError('E_CONFIG', 'checkpointing and resume need runDir', { field: 'runDir' });
+  }
+  if (craEval !== undefined && !(Number.isInteger(craEval.every) && craEval.every > 0)) {
+    throw new Llm2ClipError('E_CONFIG', `craEval.every must be a positive integer, got ${craEval.every}`, { field: 'craEval.every' });
   }
   const batchSize = Math.min(config.batchSize, samples.length);
   const checkpointsDir = runDir !== undefined ? join(runDir, 'checkpoints') : undefined;
@@ -211,21 +217,19 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       const queries: TextInput[] = triples.map((t) => (config.instruction !== undefined ? [config.instruction, t.query] : t.query));
       const documents = [...triples.map((t) => t.positive), ...triples.map((t) => t.hardNegative)];
       const items = [...queries, ...documents].map((input) => tokenizer.tokenize(input, { maxLength: config.maxLength }));
-      const { loss, grads } = computeGradients(lora.parameters, () => {
-        const embeddings = embedInLengthGroups(embedder, items, { groups: config.lengthGroups, training: true, rng });
+      const lossOfEmbeddings = (embeddings: tf.Tensor2D): tf.Scalar => {
         const [q, p, n] = tf.split(embeddings, 3, 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         return captionContrastiveLoss(q, p, n, config.scale);
-      });
+      };
+      const { loss: value, grads, passes } = contrastiveGradients(lora.parameters, embedder, items, lossOfEmbeddings, { tokensPerPass: config.tokensPerPass, training: true, rng });
       const gradNorm = config.maxGradNorm > 0 ? clipGradNorm(grads, config.maxGradNorm) : Number.NaN;
       const lr = schedule(step);
       optimizer.apply(lora.parameters, grads, lr);
       disposeGradients(grads);
-      const value = (await loss.data())[0];
-      loss.dispose();
       losses.push(value);
       step += 1;
       const seconds = (performance.now() - started) / 1000;
-      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, seconds });
+      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, passes, seconds });
       onProgress?.({ task: STAGE1_PHASE, done: step, total: config.steps, unit: 'step', values: { loss: value, lr } });
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await checkpoint();
       if (craEval !== undefined && (step % craEval.every === 0 || step === config.steps)) {

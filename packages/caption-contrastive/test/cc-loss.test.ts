@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '@llm2clip/core';
 import { AdamW, computeGradients, disposeGradients } from '@llm2clip/tensor';
 import { LlamaModel, LlmEmbedder, LoraAdapter } from '@llm2clip/llm';
-import { captionContrastiveLoss, embedInLengthGroups } from '../src/index.js';
+import { captionContrastiveLoss, contrastiveGradients, embedInLengthGroups, lengthGroups } from '../src/index.js';
 import { tinyConfig, tinySamples, tinyTokenizer } from './fixtures.js';
 
 function normalize(v: number[]): number[] {
@@ -61,7 +61,7 @@ describe('captionContrastiveLoss', () => {
     const losses: number[] = [];
     for (let step = 0; step < 15; step++) {
       const { loss, grads } = computeGradients(lora.parameters, () => {
-        const [q, p, n] = tf.split(embedInLengthGroups(embedder, items, { groups: 2 }), 3, 0) as tf.Tensor2D[];
+        const [q, p, n] = tf.split(embedInLengthGroups(embedder, items, { tokensPerPass: 64 }), 3, 0) as tf.Tensor2D[];
         return captionContrastiveLoss(q, p, n);
       });
       optimizer.apply(lora.parameters, grads, 5e-3);
@@ -79,10 +79,51 @@ describe('captionContrastiveLoss', () => {
     const model = LlamaModel.create(tinyConfig(), new Rng(1));
     const embedder = new LlmEmbedder(model, tokenizer);
     const items = tinySamples(5).flatMap((s) => s.captions).map((t) => tokenizer.tokenize(t));
-    const [grouped, single] = tf.tidy(() => [embedInLengthGroups(embedder, items, { groups: 4 }).dataSync(), embedInLengthGroups(embedder, items, { groups: 1 }).dataSync()]);
+    const [grouped, single] = tf.tidy(() => [embedInLengthGroups(embedder, items, { tokensPerPass: 40 }).dataSync(), embedInLengthGroups(embedder, items, { tokensPerPass: 1e6 }).dataSync()]);
     let max = 0;
     for (let i = 0; i < grouped.length; i++) max = Math.max(max, Math.abs(grouped[i] - single[i]));
     expect(max).toBeLessThan(1e-5);
+    embedder.dispose();
+  });
+
+  it('cuts passes by padded-token budget, shortest first', () => {
+    const tokenizer = tinyTokenizer();
+    const items = ['a red cube', 'a', 'the image shows a small red cube left of a blue ball', 'red cube'].map((t) => tokenizer.tokenize(t));
+    expect(lengthGroups(items, 8)).toEqual([[1, 3], [0], [2]]);
+    expect(lengthGroups(items, 1000)).toEqual([[1, 3, 0, 2]]);
+  });
+
+  it('GradCache gives the full-batch gradient in several passes', () => {
+    const tokenizer = tinyTokenizer();
+    const model = LlamaModel.create(tinyConfig(), new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0 }, new Rng(2));
+    for (const [name, variable] of lora.parameters.entries()) if (name.includes('lora_B')) variable.assign(tf.fill(variable.shape, 0.02));
+    const embedder = new LlmEmbedder(model, tokenizer);
+    const items = tinySamples(4).flatMap((s) => s.captions.slice(0, 3)).map((t) => tokenizer.tokenize(t));
+    const lossOf = (e: tf.Tensor2D) => {
+      const [q, p, n] = tf.split(e, 3, 0) as tf.Tensor2D[];
+      return captionContrastiveLoss(q, p, n);
+    };
+    const one = contrastiveGradients(lora.parameters, embedder, items, lossOf, { tokensPerPass: 1e6, training: true, rng: new Rng(3) });
+    const many = contrastiveGradients(lora.parameters, embedder, items, lossOf, { tokensPerPass: 30, training: true, rng: new Rng(3) });
+    expect(one.passes).toBe(1);
+    expect(many.passes).toBeGreaterThan(2);
+    expect(Math.abs(one.loss - many.loss)).toBeLessThan(1e-5);
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (const [name, grad] of one.grads) {
+      const a = grad.dataSync();
+      const b = many.grads.get(name)!.dataSync();
+      for (let i = 0; i < a.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+      }
+    }
+    expect(maxAbs).toBeGreaterThan(1e-4);
+    expect(maxDiff).toBeLessThan(1e-4 * maxAbs + 1e-6);
+    const before = tf.memory().numTensors;
+    for (const r of [one, many]) for (const g of r.grads.values()) g.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(before);
     embedder.dispose();
   });
 });

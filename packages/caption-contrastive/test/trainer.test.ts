@@ -11,7 +11,7 @@ import { tinyConfig, tinySamples, tinyTokenizer } from './fixtures.js';
 
 const tokenizer = tinyTokenizer();
 const samples = tinySamples(12);
-const common = { tokenizer, samples, batchSize: 4, lr: 2e-3, warmupSteps: 1, maxLength: 32, seed: 5, lora: { r: 4, alpha: 8, dropout: 0.1 } };
+const common = { tokenizer, samples, tokensPerPass: 96, batchSize: 4, lr: 2e-3, warmupSteps: 1, maxLength: 32, seed: 5, lora: { r: 4, alpha: 8, dropout: 0.1 } };
 
 describe('pretrainCausalLm', () => {
   it('lowers the next-token loss on a fixed batch without leaking tensors', async () => {

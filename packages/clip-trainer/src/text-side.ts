@@ -90,7 +90,10 @@ export class CachedEmbeddingTextSide implements TextSide {
   }
 }
 
-/** The baseline text side: the CLIP text tower (77-token context), trained jointly. */
+/**
+ * The baseline text side: the CLIP text tower (77-token context), trained jointly. Each batch is
+ * trimmed to its longest caption (exact under the causal mask with end-token pooling).
+ */
 export class ClipTowerTextSide implements TextSide {
   readonly kind = 'baseline' as const;
   /** The text tower. */
@@ -127,7 +130,7 @@ export class ClipTowerTextSide implements TextSide {
   }
 
   prepare(samples: readonly CaptionedSample[], choices: readonly number[]): tf.Tensor {
-    return this.tokenizer.encodeToTensor(samples.map((sample, i) => sample.captions[choices[i]]));
+    return this.tokenizer.encodeToTensor(samples.map((sample, i) => sample.captions[choices[i]]), { trim: true });
   }
 
   forward(input: tf.Tensor): tf.Tensor2D {

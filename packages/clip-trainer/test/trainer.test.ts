@@ -106,6 +106,15 @@ describe('trainClip', () => {
     result.model.dispose();
   });
 
+  it('streams and preprocesses per batch when images are not cached', async () => {
+    const events: string[] = [];
+    const result = await trainClip(baseOptions({ steps: 3, cacheImages: false, augment: true, onProgress: (e) => events.push(e.task) }));
+    expect(result.losses).toHaveLength(3);
+    expect(result.losses.every(Number.isFinite)).toBe(true);
+    expect(events).not.toContain('decode');
+    result.model.dispose();
+  });
+
   it('clamps the logit scale after every step', async () => {
     const result = await trainClip(baseOptions({ steps: 4, lr: 0.05, logitScaleInit: 3, maxLogitScale: 2 }));
     expect(result.model.logitScale).toBeLessThanOrEqual(2);

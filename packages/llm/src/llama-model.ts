@@ -10,7 +10,6 @@ import {
   normalInit,
   onesInit,
   readSafetensors,
-  repeatKvHeads,
   rmsNorm,
   scaledDotProductAttention,
   silu,
@@ -383,7 +382,6 @@ export class LlamaModel {
     }
     const heads = config.num_attention_heads;
     const kvHeads = kvHeadsOf(config);
-    const groups = heads / kvHeads;
     const eps = config.rms_norm_eps;
     const slidingWindow = bidirectional ? undefined : slidingWindowOf(config);
     return tf.tidy(() => {
@@ -398,7 +396,7 @@ export class LlamaModel {
         const q = applyRope(splitHeads(tf.reshape(this.project(normed, layer.q, context), [batch, seq, -1]), heads), rope);
         const k = applyRope(splitHeads(tf.reshape(this.project(normed, layer.k, context), [batch, seq, -1]), kvHeads), rope);
         const v = splitHeads(tf.reshape(this.project(normed, layer.v, context), [batch, seq, -1]), kvHeads);
-        const attended = scaledDotProductAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), bias);
+        const attended = scaledDotProductAttention(q, k, v, bias);
         const merged = tf.reshape(mergeHeads(attended), [batch * seq, -1]);
         hidden = tf.add(hidden, this.project(merged, layer.o, context));
         const normed2 = rmsNorm(hidden, layer.postNorm, eps);

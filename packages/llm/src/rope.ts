@@ -63,13 +63,15 @@ export function ropePositionIds(attentionMask: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Cos/sin tables for a batch, both `[batch, 1, seq, headDim]` so they broadcast over heads.
- * `sinSigned` is `[−sin, sin]` over the two halves, which lets {@link applyRope} skip the negation
- * of `rotate_half`: `rotate_half(x)·sin = swapHalves(x)·sinSigned`.
+ * Cos/sin tables for a batch, `[batch, 1, seq, headDim]` so they broadcast over heads, and the
+ * `[headDim, headDim]` signed permutation `rotation` with `x·rotation = rotate_half(x)`.
+ * Rotating by a matmul instead of split + negate + concat keeps RoPE to one fast kernel (and its
+ * gradient to another); with ±1/0 entries the product is exact.
  */
 export interface RopeTables {
   cos: tf.Tensor4D;
-  sinSigned: tf.Tensor4D;
+  sin: tf.Tensor4D;
+  rotation: tf.Tensor2D;
 }
 
 /** Builds {@link RopeTables} for `positions` `[batch, seq]`; the caller owns (disposes) them. */
@@ -77,12 +79,18 @@ export function ropeTables(positions: tf.Tensor2D, inverseFrequencies: Float32Ar
   return tf.tidy(() => {
     const [batch, seq] = positions.shape;
     const half = inverseFrequencies.length;
+    const dim = 2 * half;
     const freqs = tf.mul(tf.reshape(positions, [batch, seq, 1]), tf.tensor3d(inverseFrequencies, [1, 1, half]));
-    const cosHalf = tf.cos(freqs);
-    const sinHalf = tf.sin(freqs);
-    const cos = tf.reshape(tf.concat([cosHalf, cosHalf], 2), [batch, 1, seq, 2 * half]) as tf.Tensor4D;
-    const sinSigned = tf.reshape(tf.concat([tf.neg(sinHalf), sinHalf], 2), [batch, 1, seq, 2 * half]) as tf.Tensor4D;
-    return { cos, sinSigned };
+    const angles = tf.concat([freqs, freqs], 2);
+    const cos = tf.reshape(tf.cos(angles), [batch, 1, seq, dim]) as tf.Tensor4D;
+    const sin = tf.reshape(tf.sin(angles), [batch, 1, seq, dim]) as tf.Tensor4D;
+    // rotate_half(x)[j] = −x[j + d/2] for j < d/2, x[j − d/2] otherwise
+    const values = new Float32Array(dim * dim);
+    for (let j = 0; j < half; j++) {
+      values[(j + half) * dim + j] = -1;
+      values[j * dim + j + half] = 1;
+    }
+    return { cos, sin, rotation: tf.tensor2d(values, [dim, dim]) };
   });
 }
 
@@ -97,8 +105,8 @@ export function rotateHalf(x: tf.Tensor): tf.Tensor {
 /** `x·cos + rotate_half(x)·sin` for `x` `[batch, heads, seq, headDim]`. */
 export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
   return tf.tidy(() => {
-    const [x1, x2] = tf.split(x, 2, 3);
-    const swapped = tf.concat([x2, x1], 3);
-    return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sinSigned)) as tf.Tensor4D;
+    const [batch, heads, seq, dim] = x.shape;
+    const rotated = tf.reshape(tf.matMul(tf.reshape(x, [batch * heads * seq, dim]) as tf.Tensor2D, tables.rotation), x.shape);
+    return tf.add(tf.mul(x, tables.cos), tf.mul(rotated, tables.sin)) as tf.Tensor4D;
   });
 }

@@ -148,3 +148,15 @@ describe('LoraAdapter', () => {
     model.dispose();
   });
 });
+
+describe('dropoutMask', () => {
+  it('drops about `rate` of the entries and keeps the mean at 1', async () => {
+    const { dropoutMask } = await import('../src/index.js');
+    const values = tf.tidy(() => dropoutMask(new Rng(1), [200, 500], 0.2).dataSync() as Float32Array);
+    const dropped = values.filter((v) => v === 0).length / values.length;
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    expect(Math.abs(dropped - 0.2)).toBeLessThan(0.01);
+    expect(Math.abs(mean - 1)).toBeLessThan(0.02);
+    expect(new Set(values).size).toBe(2);
+  });
+});

@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 
 const distBackend = new URL('../dist/backend/', import.meta.url);
 let backendModule;
@@ -39,9 +40,9 @@ const addon = loadNativeAddon();
 const wasmBackend = tf.findBackend('wasm');
 
 /** Seconds per op and GFLOPS for one configuration, or a skip note when over budget. */
-function measure(backendName, size, transposeB, estimate) {
+async function measure(backendName, size, transposeB, estimate) {
   if (estimate !== undefined && estimate > budgetSeconds) return { skipped: `est. ${estimate.toFixed(0)} s/op` };
-  tf.setBackend(backendName);
+  if (!(await tf.setBackend(backendName))) throw new Error(`bench/matmul: backend ${backendName} failed to initialise`);
   const a = tf.randomUniform([size, size], -1, 1);
   const b = tf.randomUniform([size, size], -1, 1);
   tf.dispose(tf.matMul(a, b, false, transposeB)); // warm-up (kernel setup, heap growth)
@@ -72,19 +73,19 @@ for (const size of sizes) {
   for (const transposeB of [false, true]) {
     const mode = transposeB ? 'A·Bᵀ' : 'A·B';
     const row = { size, mode };
-    const run = (label, backendName) => {
+    const run = async (label, backendName) => {
       const key = `${label}/${mode}`;
-      const result = measure(backendName, size, transposeB, estimateFrom(last.get(key), size));
+      const result = await measure(backendName, size, transposeB, estimateFrom(last.get(key), size));
       if (result.seconds !== undefined) last.set(key, { ...result, size });
       row[label] = result;
     };
-    if (size <= cpuMaxSize) run('cpu', 'cpu');
+    if (size <= cpuMaxSize) await run('cpu', 'cpu');
     else row.cpu = { skipped: 'cpu: small sizes only' };
     if (status.available) restoreStockKernels(wasmBackend);
-    run('wasm', 'wasm');
+    await run('wasm', 'wasm');
     if (status.available && addon !== undefined) {
       registerNativeKernels(addon);
-      run('native', 'wasm');
+      await run('native', 'wasm');
     } else {
       row.native = { skipped: status.reason };
     }

@@ -13,7 +13,10 @@ let nextVariableId = 0;
 export class ParameterStore {
   private readonly variables = new Map<string, tf.Variable>();
 
-  /** Adds a weight; the store owns (and later disposes) the created variable. */
+  /**
+   * Adds a weight initialised from `initial` (copied; the caller still owns and disposes
+   * `initial`). The created variable is disposed with the store.
+   */
   add(name: string, initial: tf.Tensor, trainable = true): tf.Variable {
     if (this.variables.has(name)) throw new Llm2ClipError('E_CONFIG', 'parameter registered twice', { field: name });
     const variable = tf.variable(initial, trainable, `${name}#${nextVariableId++}`, 'float32');

@@ -143,16 +143,23 @@ export class ClipTextTokenizer {
     return out;
   }
 
-  /** Encodes every text into one `batch × contextLength` id buffer. */
-  encodeBatch(texts: readonly string[]): TokenizedBatch {
-    const ids = new Int32Array(texts.length * this.contextLength).fill(this.padTokenId);
-    texts.forEach((text, row) => this.encodeInto(text, ids, row * this.contextLength));
-    return { batch: texts.length, length: this.contextLength, ids };
+  /**
+   * Encodes every text into one `batch × length` id buffer. `length` is `contextLength`, or with
+   * `trim` the longest encoding of the batch: under the causal mask nothing after a row's end token
+   * reaches its pooled output, so trimming the common padding is exact and saves compute.
+   */
+  encodeBatch(texts: readonly string[], options: { trim?: boolean } = {}): TokenizedBatch {
+    const rows = texts.map((text) => this.encode(text));
+    const lengths = rows.map((row) => row.indexOf(this.eosTokenId, 1) + 1);
+    const length = options.trim === true ? Math.max(2, ...lengths) : this.contextLength;
+    const ids = new Int32Array(texts.length * length);
+    rows.forEach((row, i) => ids.set(row.subarray(0, length), i * length));
+    return { batch: texts.length, length, ids };
   }
 
-  /** {@link encodeBatch} as an int32 tensor `[batch, contextLength]` (caller owns it). */
-  encodeToTensor(texts: readonly string[]): tf.Tensor2D {
-    const { batch, length, ids } = this.encodeBatch(texts);
+  /** {@link encodeBatch} as an int32 tensor `[batch, length]` (caller owns it). */
+  encodeToTensor(texts: readonly string[], options: { trim?: boolean } = {}): tf.Tensor2D {
+    const { batch, length, ids } = this.encodeBatch(texts, options);
     return tf.tensor2d(ids, [batch, length], 'int32');
   }
 

@@ -74,8 +74,7 @@ export function addEncoderParameters(store: ParameterStore, prefix: string, conf
  * Runs the pre-LN CLIP encoder over `x` `[batch, seq, hidden]`: per layer
  * `x += out_proj(attn(LN1(x)))`, then `x += fc2(act(fc1(LN2(x))))`. `bias` is an additive
  * attention bias broadcasting to `[batch, heads, seq, seq]` (a causal mask for the text tower).
- * The residual stream stays 2-D `[batch·seq, hidden]` and q/k/v come from one fused matmul, to keep
- * the op count (and the backward graph) small. Returns a new `[batch, seq, hidden]` tensor.
+ * The residual stream stays 2-D `[batch·seq, hidden]` between blocks, to keep the op count small. Returns a new `[batch, seq, hidden]` tensor.
  */
 export function encoderForward(store: ParameterStore, prefix: string, x: tf.Tensor3D, config: ClipEncoderShape, bias?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
@@ -86,9 +85,11 @@ export function encoderForward(store: ParameterStore, prefix: string, x: tf.Tens
     for (let layer = 0; layer < config.num_hidden_layers; layer++) {
       const p = `${prefix}.layers.${layer}`;
       const attnIn = applyLayerNorm(store, `${p}.layer_norm1`, h, eps);
-      const qkvWeight = tf.concat([store.get(`${p}.self_attn.q_proj.weight`), store.get(`${p}.self_attn.k_proj.weight`), store.get(`${p}.self_attn.v_proj.weight`)], 0);
-      const qkvBias = tf.concat([store.get(`${p}.self_attn.q_proj.bias`), store.get(`${p}.self_attn.k_proj.bias`), store.get(`${p}.self_attn.v_proj.bias`)], 0);
-      const [q, k, v] = tf.split(linear(attnIn, qkvWeight, qkvBias), 3, 1);
+      // three matmuls rather than one fused q|k|v matmul + split: the split's strided copies (and
+      // the concat in its backward pass) cost more than the larger matmul saves
+      const q = linear(attnIn, store.get(`${p}.self_attn.q_proj.weight`), store.get(`${p}.self_attn.q_proj.bias`));
+      const k = linear(attnIn, store.get(`${p}.self_attn.k_proj.weight`), store.get(`${p}.self_attn.k_proj.bias`));
+      const v = linear(attnIn, store.get(`${p}.self_attn.v_proj.weight`), store.get(`${p}.self_attn.v_proj.bias`));
       const toHeads = (t: tf.Tensor): tf.Tensor4D => splitHeads(tf.reshape(t, [batch, seq, hidden]), heads);
       const context = mergeHeads(scaledDotProductAttention(toHeads(q), toHeads(k), toHeads(v), bias));
       const attnOut = linear(tf.reshape(context, [batch * seq, hidden]), store.get(`${p}.self_attn.out_proj.weight`), store.get(`${p}.self_attn.out_proj.bias`));

@@ -199,6 +199,7 @@ export class ImagePreprocessor {
 
   /** Evaluation preprocessing of one image: shortest-edge resize, center crop, normalise → CHW. */
   async preprocess(ref: ImageRef): Promise<Float32Array> {
+    if (ref.kind === 'raw' && ref.channels === 3 && ref.width === this.imageSize && ref.height === this.imageSize) return this.normalize(ref);
     const { width, height } = await this.dimensions(ref);
     const target = this.resizedSize(width, height);
     let pipeline = this.open(ref);

@@ -38,7 +38,7 @@ export class ClipTextEmbedder implements TextEmbedder {
     const dim = this.dim;
     const out = new Float32Array(texts.length * dim);
     for (let start = 0; start < texts.length; start += batchSize) {
-      const ids = this.tokenizer.encodeToTensor(texts.slice(start, start + batchSize));
+      const ids = this.tokenizer.encodeToTensor(texts.slice(start, start + batchSize), { trim: true });
       try {
         const features = this.model.forward(ids);
         out.set(await features.data() as Float32Array, start * dim);

@@ -76,6 +76,20 @@ describe('ClipTextModel', () => {
     model.dispose();
   });
 
+  it('gives the same pooled features for batches trimmed to their longest caption', () => {
+    const model = tinyText(4);
+    const captions = ['a red circle', 'a blue square on the right .', 'green'];
+    const full = tokenizer.encodeToTensor(captions);
+    const trimmed = tokenizer.encodeToTensor(captions, { trim: true });
+    expect(full.shape).toEqual([3, 77]);
+    expect(trimmed.shape).toEqual([3, 9]);
+    const a = model.forward(full).dataSync();
+    const b = model.forward(trimmed).dataSync();
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5);
+    tf.dispose([full, trimmed]);
+    model.dispose();
+  });
+
   it('encodes captions through the embedder, saves and loads back', async () => {
     const model = tinyText(3);
     const embedder = new ClipTextEmbedder(model, tokenizer, { batchSize: 2 });

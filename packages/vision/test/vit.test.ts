@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Rng, isLlm2ClipError } from '@llm2clip/core';
 import { readSafetensors, writeSafetensors } from '@llm2clip/tensor';
-import { ClipVisionModel, noWeightDecay, layerDecayScale } from '../src/index.js';
+import { ClipImageEmbedder, ClipVisionModel, ImagePreprocessor, noWeightDecay, layerDecayScale } from '../src/index.js';
 import { TINY_VISION, tempDir, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -119,6 +119,23 @@ describe('ClipVisionModel', () => {
     const out = model.forward(pixels);
     expect(out.shape).toEqual([2, 40]);
     tf.dispose([pixels, out]);
+    model.dispose();
+  });
+
+  it('embeds images in batches through ClipImageEmbedder', async () => {
+    const model = ClipVisionModel.create(TINY_VISION, new Rng(12));
+    const embedder = new ClipImageEmbedder(model, new ImagePreprocessor({ imageSize: 16 }), { batchSize: 2 });
+    const noise = new Rng(13);
+    const images = Array.from({ length: 3 }, () => ({ kind: 'raw' as const, width: 20, height: 16, channels: 3 as const, data: Uint8Array.from({ length: 20 * 16 * 3 }, () => noise.int(0, 255)) }));
+    const before = tf.memory().numTensors;
+    const matrix = await embedder.embed(images);
+    expect(tf.memory().numTensors).toBe(before);
+    expect([matrix.rows, matrix.dim]).toEqual([3, 24]);
+    const single = await embedder.embed([images[2]]);
+    for (let i = 0; i < 24; i++) expect(single.data[i]).toBeCloseTo(matrix.data[48 + i], 5);
+    const fingerprintBefore = embedder.describe().fingerprint;
+    model.parameters.get('visual_projection.weight').assign(tf.zeros([24, 32]));
+    expect(embedder.describe().fingerprint).not.toBe(fingerprintBefore);
     model.dispose();
   });
 

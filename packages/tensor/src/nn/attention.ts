@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { Llm2ClipError } from '@llm2clip/core';
 
 /** Value added to attention scores at masked positions (finite, so fully masked rows stay NaN-free). */
 export const MASKED_SCORE = -1e9;
@@ -52,12 +53,26 @@ export function attentionBias(attentionMask: tf.Tensor2D, causal: boolean, slidi
 /**
  * `softmax(q·kᵀ/√d + bias)·v` for `[batch, heads, seq, headDim]` inputs; `bias` broadcasts to
  * `[batch, heads, query, key]`.
+ *
+ * Grouped-query attention: when `k` and `v` have fewer heads than `q` (`kvHeads` dividing
+ * `heads`), query head `h` attends with key/value head `⌊h / (heads/kvHeads)⌋`, exactly as
+ * Hugging Face's `repeat_kv` — but without materialising the repeated keys and values: the query
+ * heads of one group are folded into the query axis (`[batch, kvHeads, groups·seq, headDim]`), so
+ * both products run once per kv head (tiling is by far the slowest kernel on the wasm backends).
  */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): tf.Tensor4D {
   return tf.tidy(() => {
-    const headDim = q.shape[3];
-    let scores: tf.Tensor = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
+    const [batch, heads, queryLength, headDim] = q.shape;
+    const kvHeads = k.shape[1];
+    const keyLength = k.shape[2];
+    if (heads % kvHeads !== 0 || v.shape[1] !== kvHeads) {
+      throw new Llm2ClipError('E_SHAPE', `query heads ${heads} must be a multiple of key/value heads ${kvHeads} (values: ${v.shape[1]})`);
+    }
+    const groups = heads / kvHeads;
+    const grouped = tf.reshape(tf.mul(q, 1 / Math.sqrt(headDim)), [batch, kvHeads, groups * queryLength, headDim]);
+    let scores: tf.Tensor = tf.reshape(tf.matMul(grouped, k, false, true), [batch, heads, queryLength, keyLength]);
     if (bias !== undefined) scores = tf.add(scores, bias);
-    return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+    const weights = tf.reshape(tf.softmax(scores), [batch, kvHeads, groups * queryLength, keyLength]);
+    return tf.reshape(tf.matMul(weights, v), [batch, heads, queryLength, headDim]) as tf.Tensor4D;
   });
 }
