@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +10,7 @@ import { resolvePipelineConfig, runSyntheticPipeline } from '../src/index.js';
 
 describe('synthetic pipeline (tiny preset)', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'pipeline-'));
-  const config = resolvePipelineConfig('tiny', { seed: 3, backend: 'native' });
+  const config = resolvePipelineConfig('tiny', { seed: 3 });
 
   it('runs every step end to end and writes the artifacts of a real run', async () => {
     const lines: string[] = [];
@@ -34,6 +34,9 @@ describe('synthetic pipeline (tiny preset)', () => {
     const cache = await EmbeddingCache.open(join(runDir, 'embeddings'));
     expect(cache.keys().length).toBe(config.data.trainSamples);
     expect(cache.dim).toBe(config.llm.hidden_size);
+    // one cache shard per image shard, named after it
+    const imageShards = readdirSync(join(runDir, 'data/train')).map((f) => f.replace(/\.tar$/, '.safetensors'));
+    expect(readdirSync(join(runDir, 'embeddings')).filter((f) => f.endsWith('.safetensors')).sort()).toEqual(imageShards.sort());
 
     const report = await readReport(join(runDir, 'report.json'));
     expect(report.models.map((m) => m.id)).toEqual(['llm-before-stage1', 'llm-after-stage1', 'llm2clip', 'baseline']);

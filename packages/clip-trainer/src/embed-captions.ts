@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { Llm2ClipError, embeddingMatrix, silentProgress, type EmbeddingManifest, type ProgressCallback, type Sample, type SampleSource, type TextEmbedder } from '@llm2clip/core';
 import { EmbeddingCacheWriter } from './embedding-cache.js';
 
@@ -24,9 +25,20 @@ function isSampleSource(source: SampleSource | AsyncIterable<Sample>): source is
 }
 
 /**
+ * The name of the image shard a sample came from: `meta.shard`, else the webdataset reader's
+ * `meta.__url__` without directory and `.tar` (so `train/shard-000003.tar` → `shard-000003`).
+ */
+function imageShardName(sample: Sample): string | undefined {
+  const shard = sample.meta?.shard ?? sample.meta?.__url__;
+  if (typeof shard !== 'string') return undefined;
+  return basename(shard).replace(/\.tar$/, '');
+}
+
+/**
  * Stage 2's one pass of the frozen LLM: embeds every caption of every sample once and writes
- * the embedding cache (see {@link EmbeddingCacheWriter}). Samples with a string `meta.shard`
- * (their webdataset shard) get cache shards of the same name. Returns the manifest.
+ * the embedding cache (see {@link EmbeddingCacheWriter}). Samples that name their webdataset
+ * shard (`meta.shard` or `meta.__url__`) get cache shards of the same name, so the cache lines up
+ * with the image shards. Returns the manifest.
  */
 export async function embedCaptions(options: EmbedCaptionsOptions): Promise<EmbeddingManifest> {
   const { embedder, outDir, onProgress = silentProgress } = options;
@@ -51,8 +63,7 @@ export async function embedCaptions(options: EmbedCaptionsOptions): Promise<Embe
     for (const sample of pending) {
       const rows = sample.captions.length;
       const data = matrix.data.subarray(row * matrix.dim, (row + rows) * matrix.dim);
-      const shard = typeof sample.meta?.shard === 'string' ? sample.meta.shard : undefined;
-      await writer.put({ key: sample.key, embeddings: embeddingMatrix(rows, matrix.dim, data), captionKinds: sample.captionKinds }, shard);
+      await writer.put({ key: sample.key, embeddings: embeddingMatrix(rows, matrix.dim, data), captionKinds: sample.captionKinds }, imageShardName(sample));
       row += rows;
     }
     done += texts.length;
