@@ -29,14 +29,15 @@ function indicesOfKind(kinds: readonly string[], kind: string): number[] {
  * The training triple of `samples[index]`, drawn with `rng` (same `rng` state → same triple):
  *
  * - with `short` and `long` caption kinds: query = a short caption, positive = a long one,
- *   swapped with probability 1/2 (LLM2CLIP pairs short and dense captions in both directions);
+ *   swapped with probability `swapProbability` (default 1/2: LLM2CLIP pairs short and dense
+ *   captions in both directions; 0 keeps short queries and long documents, the CRA direction);
  *   otherwise two distinct captions at random;
  * - hard negative = a caption of the positive's kind from another, uniformly drawn image.
  *
  * @throws Llm2ClipError `E_DATA` when the sample has fewer than two captions, `E_CONFIG` when
  *   there are fewer than two samples.
  */
-export function captionTriple(samples: readonly Sample[], index: number, rng: Rng): CaptionTriple {
+export function captionTriple(samples: readonly Sample[], index: number, rng: Rng, swapProbability = 0.5): CaptionTriple {
   if (samples.length < 2) throw new Llm2ClipError('E_CONFIG', `stage 1 needs at least two samples, got ${samples.length}`, { field: 'samples' });
   const sample = samples[index];
   if (sample.captions.length < 2) throw new Llm2ClipError('E_DATA', 'stage 1 needs at least two captions per image', { key: sample.key });
@@ -48,7 +49,8 @@ export function captionTriple(samples: readonly Sample[], index: number, rng: Rn
   if (shorts.length > 0 && longs.length > 0) {
     queryIndex = rng.pick(shorts);
     positiveIndex = rng.pick(longs);
-    if (rng.bernoulli(0.5)) [queryIndex, positiveIndex] = [positiveIndex, queryIndex];
+    // always draw, so the random stream does not depend on the probability
+    if (rng.bernoulli(swapProbability)) [queryIndex, positiveIndex] = [positiveIndex, queryIndex];
   } else {
     queryIndex = rng.int(0, sample.captions.length - 1);
     positiveIndex = rng.int(0, sample.captions.length - 2);
@@ -71,6 +73,6 @@ export function captionTriple(samples: readonly Sample[], index: number, rng: Rn
 }
 
 /** Triples for `indices` (in order), drawn one after another from `rng`. */
-export function captionTriples(samples: readonly Sample[], indices: readonly number[], rng: Rng): CaptionTriple[] {
-  return indices.map((index) => captionTriple(samples, index, rng));
+export function captionTriples(samples: readonly Sample[], indices: readonly number[], rng: Rng, swapProbability = 0.5): CaptionTriple[] {
+  return indices.map((index) => captionTriple(samples, index, rng, swapProbability));
 }

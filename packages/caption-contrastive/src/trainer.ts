@@ -44,6 +44,11 @@ export const CaptionContrastiveConfigSchema = z.object({
   maxLength: z.number().int().min(2).default(128),
   /** Scores are `scale · cosine`. Default 50. */
   scale: z.number().positive().default(DEFAULT_CC_SCALE),
+  /**
+   * Probability that a short→long pair is used the other way round (long query, short document).
+   * Default 0.5, as LLM2CLIP trains both directions; 0 keeps short queries and long documents.
+   */
+  swapProbability: z.number().min(0).max(1).default(0.5),
   /** Instruction put before queries (excluded from pooling); documents get none. */
   instruction: z.string().optional(),
   /** Pooling of the embedder being trained. Default `mean`. */
@@ -213,7 +218,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     };
     while (step < config.steps) {
       const started = performance.now();
-      const triples = captionTriples(samples, cursor.next(), rng);
+      const triples = captionTriples(samples, cursor.next(), rng, config.swapProbability);
       const queries: TextInput[] = triples.map((t) => (config.instruction !== undefined ? [config.instruction, t.query] : t.query));
       const documents = [...triples.map((t) => t.positive), ...triples.map((t) => t.hardNegative)];
       const items = [...queries, ...documents].map((input) => tokenizer.tokenize(input, { maxLength: config.maxLength }));

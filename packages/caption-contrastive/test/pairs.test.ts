@@ -26,6 +26,20 @@ describe('caption triples', () => {
     expect([...directions].sort()).toEqual(['long->short', 'short->long']);
   });
 
+  it('keeps short queries and long documents with swap probability 0, without changing which images are drawn', () => {
+    const kindOf = (index: number, caption: string) => samples[index].captionKinds![samples[index].captions.indexOf(caption)];
+    const indices = [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5];
+    const fixed = captionTriples(samples, indices, new Rng(5), 0);
+    const mixed = captionTriples(samples, indices, new Rng(5), 0.5);
+    fixed.forEach((triple, i) => {
+      expect(kindOf(indices[i], triple.query)).toBe('short');
+      expect(kindOf(indices[i], triple.positive)).toBe('long');
+    });
+    expect(mixed.some((triple, i) => kindOf(indices[i], triple.query) === 'long')).toBe(true);
+    // the probability changes only the direction, not the random stream
+    expect(fixed.map((t) => t.key)).toEqual(mixed.map((t) => t.key));
+  });
+
   it('is deterministic given the rng', () => {
     expect(captionTriples(samples, [0, 1, 2, 3], new Rng(9))).toEqual(captionTriples(samples, [0, 1, 2, 3], new Rng(9)));
   });
