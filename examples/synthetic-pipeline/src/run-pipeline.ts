@@ -178,7 +178,14 @@ export async function runSyntheticPipeline(options: RunPipelineOptions): Promise
       await model.save(llmBaseDir);
       for (const file of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(join(dataDir, file), join(llmBaseDir, file));
       const before = await evaluateCra(new LlmEmbedder(model, tokenizer, { ...embedderOptions, name: 'llm-before-stage1' }), craPairs, { batchSize: 64 });
-      return { firstLoss: result.losses[0] ?? NaN, lastLoss: result.losses.at(-1) ?? NaN, craBefore: before.cra, craBeforeQ2G: before.queryToGallery, craBeforeG2Q: before.galleryToQuery };
+      return {
+        firstLoss: result.losses[0] ?? NaN,
+        lastLoss: result.losses.at(-1) ?? NaN,
+        craBefore: before.cra,
+        craBeforeQ2G: before.queryToGallery,
+        craBeforeG2Q: before.galleryToQuery,
+        baseFingerprint: before.model.fingerprint,
+      };
     } finally {
       model.dispose();
     }
@@ -314,7 +321,7 @@ export async function runSyntheticPipeline(options: RunPipelineOptions): Promise
       const models: ReportModel[] = [];
       const results: ReportResult[] = [];
       const dataset = `synthetic-test (${testSamples.length} images)`;
-      models.push({ id: 'llm-before-stage1', description: { name: 'llm-base (causal-LM pretrained, bidirectional + mean pooling)', fingerprint: fingerprint('llm-base', clm.craBefore) } });
+      models.push({ id: 'llm-before-stage1', description: { name: 'llm-base (causal-LM pretrained, bidirectional + mean pooling)', fingerprint: String(clm.baseFingerprint) } });
       results.push(...craReportRows({ model: 'llm-before-stage1', dataset, result: { cra: Number(clm.craBefore), queryToGallery: Number(clm.craBeforeQ2G), galleryToQuery: Number(clm.craBeforeG2Q), pairs: craPairs.length } }));
       const after = await evaluateCra(teacher, craPairs, { batchSize: 64 });
       models.push(reportModel('llm-after-stage1', teacher));
