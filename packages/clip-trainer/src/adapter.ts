@@ -68,10 +68,7 @@ export class TextAdapter {
 
   private static build(config: TextAdapterConfig, init: (shape: number[], fanIn: number) => tf.Tensor): TextAdapter {
     const store = new ParameterStore();
-    const add = (name: string, value: tf.Tensor): void => {
-      store.add(name, value);
-      value.dispose();
-    };
+    const add = (name: string, value: tf.Tensor): void => void store.add(name, value);
     const d = config.inputDim;
     const inner = d * config.expansion;
     for (let block = 0; block < config.numBlocks; block++) {

@@ -354,9 +354,7 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
   // trainable state
   const logitStore = new ParameterStore();
-  const initialScale = tf.scalar(logitScaleInit, 'float32');
-  const logitScale = logitStore.add('logit_scale', initialScale);
-  initialScale.dispose();
+  const logitScale = logitStore.add('logit_scale', tf.scalar(logitScaleInit, 'float32'));
   const stores = [vision.parameters, ...side.stores, logitStore];
   const numLayers = vision.config.num_hidden_layers;
   const optimizer = new AdamW({

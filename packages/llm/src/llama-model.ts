@@ -292,7 +292,6 @@ export class LlamaModel {
         initial = tf.tensor(values, shape, 'float32');
       }
       store.add(name, initial);
-      initial.dispose();
     }
     return new LlamaModel(parsed, store);
   }
@@ -311,7 +310,6 @@ export class LlamaModel {
       const host = tensors.get(name)!;
       const initial = tf.tensor(host.data as Float32Array, shape, 'float32');
       store.add(name, initial);
-      initial.dispose();
     }
     return new LlamaModel(parsed, store);
   }

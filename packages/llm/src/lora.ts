@@ -130,7 +130,6 @@ export class LoraAdapter implements LinearAdapter {
     for (const [name, shape] of LoraAdapter.tensorShapes(model, parsed)) {
       const initial = name.includes('.lora_A.') ? kaimingUniformInit(rng, shape, shape[1]) : zerosInit(shape);
       store.add(name, initial);
-      initial.dispose();
     }
     const adapter = new LoraAdapter(model, parsed, store, metadata);
     adapter.activate();
@@ -191,7 +190,6 @@ export class LoraAdapter implements LinearAdapter {
       }
       const initial = tf.tensor(host.data as Float32Array, shape, 'float32');
       store.add(name, initial);
-      initial.dispose();
     }
     const adapter = new LoraAdapter(model, options, store, {
       baseModelNameOrPath: config.base_model_name_or_path ?? '',

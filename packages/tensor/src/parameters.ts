@@ -14,12 +14,31 @@ export class ParameterStore {
   private readonly variables = new Map<string, tf.Variable>();
 
   /**
-   * Adds a weight initialised from `initial` (copied; the caller still owns and disposes
-   * `initial`). The created variable is disposed with the store.
+   * Adds a weight initialised from `initial`. The store takes ownership: `initial` is disposed
+   * (the variable keeps a copy), and the variable is disposed with the store.
    */
   add(name: string, initial: tf.Tensor, trainable = true): tf.Variable {
     if (this.variables.has(name)) throw new Llm2ClipError('E_CONFIG', 'parameter registered twice', { field: name });
+    return this.setOwned(name, initial, trainable);
+  }
+
+  /**
+   * Replaces the weight called `name` (e.g. a fresh projection head of another shape), keeping its
+   * position in the store. Ownership of `initial` passes to the store, as in {@link add}.
+   */
+  replace(name: string, initial: tf.Tensor, trainable?: boolean): tf.Variable {
+    const old = this.variables.get(name);
+    if (old === undefined) {
+      initial.dispose();
+      throw new Llm2ClipError('E_NOT_FOUND', 'no such parameter to replace', { field: name });
+    }
+    old.dispose();
+    return this.setOwned(name, initial, trainable ?? old.trainable);
+  }
+
+  private setOwned(name: string, initial: tf.Tensor, trainable: boolean): tf.Variable {
     const variable = tf.variable(initial, trainable, `${name}#${nextVariableId++}`, 'float32');
+    initial.dispose();
     this.variables.set(name, variable);
     return variable;
   }

@@ -132,6 +132,26 @@ describe('nn ops', () => {
   });
 });
 
+describe('parameter store', () => {
+  it('owns what it is given: add and replace free their inputs (also when replace fails), replace keeps the order and frees the old weight', () => {
+    const before = tf.memory().numTensors;
+    const store = new ParameterStore();
+    const initial = tf.tensor([1, 2]);
+    store.add('a', initial);
+    store.add('head', tf.zeros([2, 3]), false);
+    store.add('b', tf.ones([1]));
+    expect(initial.isDisposed).toBe(true);
+    store.replace('head', tf.ones([4, 3]));
+    expect(store.names()).toEqual(['a', 'head', 'b']);
+    expect(store.get('head').shape).toEqual([4, 3]);
+    expect(store.get('head').trainable).toBe(false);
+    expect(tf.memory().numTensors).toBe(before + 3);
+    expect(() => store.replace('missing', tf.ones([1]))).toThrow(/E_NOT_FOUND/);
+    store.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('optimisation', () => {
   it('AdamW matches the PyTorch update rule over three steps', () => {
     const store = new ParameterStore();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
 import { ParameterStore, normalInit, zerosInit, linear, attentionBias, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
 import { parseClipTextConfig, type ClipTextConfig, type ClipTextConfigInput } from './config.js';
-import { addEncoderParameters, addLayerNorm, addWeight, applyLayerNorm, encoderForward, type WeightInit } from './encoder.js';
+import { addEncoderParameters, addLayerNorm, applyLayerNorm, encoderForward, type WeightInit } from './encoder.js';
 import { readConfigJson, readModelWeights } from './hf-weights.js';
 
 const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
@@ -65,11 +65,11 @@ export class ClipTextModel {
     const store = new ParameterStore();
     const hidden = config.hidden_size;
     const factor = config.initializer_factor;
-    addWeight(store, TOKEN_EMBEDDING, init([config.vocab_size, hidden], 0.02 * factor));
-    addWeight(store, POSITION_EMBEDDING, init([config.max_position_embeddings, hidden], 0.01 * factor));
+    store.add(TOKEN_EMBEDDING, init([config.vocab_size, hidden], 0.02 * factor));
+    store.add(POSITION_EMBEDDING, init([config.max_position_embeddings, hidden], 0.01 * factor));
     addEncoderParameters(store, 'text_model.encoder', config, init);
     addLayerNorm(store, 'text_model.final_layer_norm', hidden);
-    addWeight(store, PROJECTION, init([config.projection_dim, hidden], hidden ** -0.5 * factor));
+    store.add(PROJECTION, init([config.projection_dim, hidden], hidden ** -0.5 * factor));
     return new ClipTextModel(config, store);
   }
 

@@ -25,19 +25,10 @@ export interface ClipEncoderShape {
 /** Draws a weight of `shape` with standard deviation `std` (a seeded normal, or zeros for loading). */
 export type WeightInit = (shape: number[], std: number) => tf.Tensor;
 
-/**
- * Adds `initial` to `store` under `name` and frees `initial` (the variable keeps the data), so a
- * disposed model leaves no tensors behind.
- */
-export function addWeight(store: ParameterStore, name: string, initial: tf.Tensor): void {
-  store.add(name, initial);
-  initial.dispose();
-}
-
 /** Registers a layer norm's `weight` (ones) and `bias` (zeros) under `prefix`. */
 export function addLayerNorm(store: ParameterStore, prefix: string, width: number): void {
-  addWeight(store, `${prefix}.weight`, onesInit([width]));
-  addWeight(store, `${prefix}.bias`, zerosInit([width]));
+  store.add(`${prefix}.weight`, onesInit([width]));
+  store.add(`${prefix}.bias`, zerosInit([width]));
 }
 
 /** Applies the layer norm registered under `prefix` (caller owns the result). */
@@ -58,14 +49,14 @@ export function addEncoderParameters(store: ParameterStore, prefix: string, conf
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const p = `${prefix}.layers.${layer}`;
     for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      addWeight(store, `${p}.self_attn.${proj}.weight`, init([hidden, hidden], proj === 'out_proj' ? outProjStd : inProjStd));
-      addWeight(store, `${p}.self_attn.${proj}.bias`, zerosInit([hidden]));
+      store.add(`${p}.self_attn.${proj}.weight`, init([hidden, hidden], proj === 'out_proj' ? outProjStd : inProjStd));
+      store.add(`${p}.self_attn.${proj}.bias`, zerosInit([hidden]));
     }
     addLayerNorm(store, `${p}.layer_norm1`, hidden);
-    addWeight(store, `${p}.mlp.fc1.weight`, init([config.intermediate_size, hidden], fcStd));
-    addWeight(store, `${p}.mlp.fc1.bias`, zerosInit([config.intermediate_size]));
-    addWeight(store, `${p}.mlp.fc2.weight`, init([hidden, config.intermediate_size], inProjStd));
-    addWeight(store, `${p}.mlp.fc2.bias`, zerosInit([hidden]));
+    store.add(`${p}.mlp.fc1.weight`, init([config.intermediate_size, hidden], fcStd));
+    store.add(`${p}.mlp.fc1.bias`, zerosInit([config.intermediate_size]));
+    store.add(`${p}.mlp.fc2.weight`, init([hidden, config.intermediate_size], inProjStd));
+    store.add(`${p}.mlp.fc2.bias`, zerosInit([hidden]));
     addLayerNorm(store, `${p}.layer_norm2`, hidden);
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
 import { ParameterStore, normalInit, zerosInit, linear, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
 import { parseClipVisionConfig, type ClipVisionConfig, type ClipVisionConfigInput } from './config.js';
-import { addEncoderParameters, addLayerNorm, addWeight, type WeightInit, applyLayerNorm, encoderForward } from './encoder.js';
+import { addEncoderParameters, addLayerNorm, type WeightInit, applyLayerNorm, encoderForward } from './encoder.js';
 import { readConfigJson, readModelWeights } from './hf-weights.js';
 
 const PROJECTION = 'visual_projection.weight';
@@ -65,13 +65,13 @@ export class ClipVisionModel {
     const store = new ParameterStore();
     const { hidden_size: hidden, patch_size: patch, num_channels: channels, initializer_range: range, initializer_factor: factor } = parsed;
     const positions = (parsed.image_size / patch) ** 2 + 1;
-    addWeight(store, 'vision_model.embeddings.class_embedding', init([hidden], hidden ** -0.5 * factor));
-    addWeight(store, 'vision_model.embeddings.patch_embedding.weight', init([hidden, channels, patch, patch], range * factor));
-    addWeight(store, 'vision_model.embeddings.position_embedding.weight', init([positions, hidden], range * factor));
+    store.add('vision_model.embeddings.class_embedding', init([hidden], hidden ** -0.5 * factor));
+    store.add('vision_model.embeddings.patch_embedding.weight', init([hidden, channels, patch, patch], range * factor));
+    store.add('vision_model.embeddings.position_embedding.weight', init([positions, hidden], range * factor));
     addLayerNorm(store, 'vision_model.pre_layrnorm', hidden);
     addEncoderParameters(store, 'vision_model.encoder', parsed, init);
     addLayerNorm(store, 'vision_model.post_layernorm', hidden);
-    addWeight(store, PROJECTION, init([parsed.projection_dim, hidden], hidden ** -0.5 * factor));
+    store.add(PROJECTION, init([parsed.projection_dim, hidden], hidden ** -0.5 * factor));
     return new ClipVisionModel(parsed, store);
   }
 
@@ -169,20 +169,12 @@ export class ClipVisionModel {
 
   /**
    * Replaces the projection head by a fresh `[dim, hidden]` one drawn from `rng` (LLM2CLIP trains a
-   * new head against the LLM's embedding space). Other weights are kept; the parameter store is
-   * rebuilt, so re-read {@link parameters} afterwards.
+   * new head against the LLM's embedding space). Other weights are kept.
    */
   resetProjection(dim: number, rng: Rng): void {
     if (!Number.isInteger(dim) || dim <= 0) throw new Llm2ClipError('E_CONFIG', `projection dim must be a positive integer, got ${dim}`, { field: 'projection_dim' });
     const hidden = this.configValue.hidden_size;
-    const next = new ParameterStore();
-    for (const [name, variable] of this.storeValue.entries()) {
-      if (name === PROJECTION) continue;
-      next.add(name, variable, variable.trainable);
-    }
-    addWeight(next, PROJECTION, normalInit(rng, [dim, hidden], hidden ** -0.5 * this.configValue.initializer_factor));
-    this.storeValue.dispose();
-    this.storeValue = next;
+    this.storeValue.replace(PROJECTION, normalInit(rng, [dim, hidden], hidden ** -0.5 * this.configValue.initializer_factor));
     this.configValue = { ...this.configValue, projection_dim: dim };
   }
 
