@@ -17,17 +17,6 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
 }
 
 /**
- * Repeats each key/value head `groups` times (grouped-query attention):
- * `[batch, kvHeads, seq, d]` → `[batch, kvHeads·groups, seq, d]`, head `h` using kv head `⌊h/groups⌋`.
- */
-export function repeatKvHeads(x: tf.Tensor4D, groups: number): tf.Tensor4D {
-  if (groups === 1) return x;
-  const [batch, kvHeads, seq, headDim] = x.shape;
-  // tile at rank 4 (seq·headDim flattened): tfjs has no gradient for rank-5 tile
-  return tf.reshape(tf.tile(tf.reshape(x, [batch, kvHeads, 1, seq * headDim]), [1, 1, groups, 1]), [batch, kvHeads * groups, seq, headDim]);
-}
-
-/**
  * Additive attention bias `[batch, 1, query, key]` (or `[batch, 1, 1, key]` when only padding is masked): 0 where a query may attend to a key,
  * {@link MASKED_SCORE} where not. `attentionMask` is `[batch, seq]` with 1 for real tokens and 0 for
  * padding; `causal` additionally hides later keys. Bidirectional models pass `causal: false` and

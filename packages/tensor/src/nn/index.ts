@@ -1,5 +1,5 @@
 export { linear } from './linear.js';
 export { layerNorm, rmsNorm } from './norm.js';
 export { gelu, quickGelu, silu, geluTanh, activation, type ActivationName } from './activations.js';
-export { MASKED_SCORE, splitHeads, mergeHeads, repeatKvHeads, attentionBias, scaledDotProductAttention } from './attention.js';
+export { MASKED_SCORE, splitHeads, mergeHeads, attentionBias, scaledDotProductAttention } from './attention.js';
 export { softmaxCrossEntropy, l2Normalize, clipContrastiveLoss } from './losses.js';
