@@ -70,6 +70,16 @@ export class PipelineStateFile {
     return this.state.steps[step];
   }
 
+  /** Seconds each finished step took, in step order. */
+  secondsPerStep(): Partial<Record<PipelineStep, number>> {
+    const out: Partial<Record<PipelineStep, number>> = {};
+    for (const step of PIPELINE_STEPS) {
+      const seconds = this.state.steps[step]?.seconds;
+      if (seconds !== undefined) out[step] = seconds;
+    }
+    return out;
+  }
+
   /** Marks `step` finished with its record. */
   async complete(step: PipelineStep, record: StepRecord, seconds: number): Promise<void> {
     this.state = { ...this.state, steps: { ...this.state.steps, [step]: { ...record, seconds } } };

@@ -339,7 +339,6 @@ export async function runSyntheticPipeline(options: RunPipelineOptions): Promise
           trained.dispose();
         }
       }
-      const stepSeconds = Object.fromEntries(['data', 'clm', 'stage1', 'embed', 'llm2clip', 'baseline'].map((s) => [s, state.get(s as PipelineStep)?.seconds ?? NaN]));
       const report = createReport({
         run: `synthetic-pipeline seed ${config.seed}`,
         models,
@@ -349,7 +348,7 @@ export async function runSyntheticPipeline(options: RunPipelineOptions): Promise
           `Data: ${config.data.trainSamples} training and ${testSamples.length} held-out synthetic images of ${config.data.imageSize} px; each has 2 short and 2 long captions. Retrieval:short and retrieval:long use the held-out images' short or long captions only.`,
           `CRA protocol: caption 1 (short) of each held-out image as query, caption 2 (long) as gallery, both directions averaged, in percent.`,
           `The baseline's text tower reads at most ${config.baselineText.max_position_embeddings} tokens; long captions are truncated there. The LLM reads up to ${maxLength}.`,
-          `Seconds per step: ${Object.entries(stepSeconds).map(([k, v]) => `${k} ${Number(v).toFixed(0)}`).join(', ')}.`,
+          `Seconds per step: ${Object.entries(state.secondsPerStep()).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}.`,
         ],
       });
       await writeReport(runDir, report);
@@ -359,12 +358,7 @@ export async function runSyntheticPipeline(options: RunPipelineOptions): Promise
     const report = await readReport(reportPath);
     const headline = headlineRows(report, MODEL_LABELS);
     const markdown = `${renderHeadlineTable(headline)}\n\nFull report: ${join(runDir, 'report.md')}`;
-    const stepSeconds: Partial<Record<PipelineStep, number>> = {};
-    for (const name of ['data', 'clm', 'stage1', 'embed', 'llm2clip', 'baseline', 'eval'] as const) {
-      const seconds = state.get(name)?.seconds;
-      if (seconds !== undefined) stepSeconds[name] = seconds;
-    }
-    return { runDir, reportPath, markdown, report, headline, wallSeconds: (performance.now() - started) / 1000, stepSeconds, backend: backend.name };
+    return { runDir, reportPath, markdown, report, headline, wallSeconds: (performance.now() - started) / 1000, stepSeconds: state.secondsPerStep(), backend: backend.name };
   } finally {
     teacher.dispose();
   }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readMetricsJsonl } from '@llm2clip/core';
 import { EmbeddingCache } from '@llm2clip/clip-trainer';
 import { readReport } from '@llm2clip/eval';
-import { resolvePipelineConfig, runSyntheticPipeline } from '../src/index.js';
+import { PIPELINE_STEPS, resolvePipelineConfig, runSyntheticPipeline } from '../src/index.js';
 
 describe('synthetic pipeline (tiny preset)', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'pipeline-'));
@@ -62,6 +62,7 @@ describe('synthetic pipeline (tiny preset)', () => {
     const lines: string[] = [];
     const summary = await runSyntheticPipeline({ runDir, config, log: (l) => lines.push(l) });
     expect(lines.filter((l) => l.includes('already complete'))).toHaveLength(7);
+    expect(Object.keys(summary.stepSeconds)).toEqual([...PIPELINE_STEPS]);
     expect(summary.headline).toHaveLength(4);
     expect(tf.memory().numTensors).toBe(before);
   });
