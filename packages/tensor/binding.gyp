@@ -1,10 +1,18 @@
-# Builds the native OpenBLAS kernels of @llm2clip/tensor (build/Release/llm2clip_blas.node).
+# Builds the native kernels (OpenBLAS matrix products + multi-threaded tensor kernels) of @llm2clip/tensor (build/Release/llm2clip_blas.node).
 # OpenBLAS is found through pkg-config; without it, -lopenblas and the Debian include dir are used.
 {
   "targets": [
     {
       "target_name": "llm2clip_blas",
-      "sources": ["native/addon.cc", "native/matmul.cc"],
+      "sources": [
+        "native/addon.cc",
+        "native/matmul.cc",
+        "native/thread-pool.cc",
+        "native/strided.cc",
+        "native/elementwise.cc",
+        "native/reduce.cc",
+        "native/layout.cc"
+      ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
@@ -12,9 +20,13 @@
       "cflags_cc": [
         "-std=c++17",
         "-O3",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-pthread",
         "<!@(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)"
       ],
       "libraries": [
+        "-pthread",
         "<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
       ],
       "ldflags": [

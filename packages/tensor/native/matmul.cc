@@ -1,4 +1,8 @@
-#include "matmul.h"
+// Batched single-precision matrix products through cblas_sgemm on float32 typed arrays, with the
+// fused bias + activation epilogue of _FusedMatMul (see kernels.h for the arguments).
+#include "kernels.h"
+
+#include <napi.h>
 
 #include <cblas.h>
 
@@ -94,9 +98,9 @@ struct Broadcast {
 };
 
 // Highest element index a batched operand reaches, plus one; `inner` is the extent of one
-// matrix (0 when empty). Throws when it does not fit in `heapFloats`.
+// matrix (0 when empty). Throws when it does not fit in the operand's `floats`.
 void CheckExtent(Napi::Env env, const Batched& op, const std::vector<int64_t>& batchShape,
-                 int64_t inner, int64_t heapFloats, const std::string& name) {
+                 int64_t inner, int64_t floats, const std::string& name) {
   if (inner == 0) return;
   for (int64_t dim : batchShape) {
     if (dim == 0) return;
@@ -106,9 +110,9 @@ void CheckExtent(Napi::Env env, const Batched& op, const std::vector<int64_t>& b
     last = Add(env, last, Mul(env, batchShape[d] - 1, op.batchStrides[d]));
   }
   last = Add(env, last, inner);
-  if (last > heapFloats) {
+  if (last > floats) {
     OutOfRange(env, name + " reaches float index " + std::to_string(last) +
-                        " but the heap holds only " + std::to_string(heapFloats) + " floats");
+                        " but its array holds only " + std::to_string(floats) + " floats");
   }
 }
 
@@ -148,16 +152,11 @@ int BlasInt(Napi::Env env, int64_t value, const std::string& name) {
 
 }  // namespace
 
-Napi::Value MatMul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 2) Fail(env, "expected (heap: ArrayBuffer, spec: object)");
-  if (!info[0].IsArrayBuffer()) {
-    Fail(env, "heap must be an ArrayBuffer (a SharedArrayBuffer-backed wasm heap is not supported)");
-  }
-  if (!info[1].IsObject()) Fail(env, "spec must be an object");
-  Napi::ArrayBuffer heapBuffer = info[0].As<Napi::ArrayBuffer>();
-  const Napi::Object spec = info[1].As<Napi::Object>();
+// Operands of one product: A, B, out, bias, prelu; each with its own base and float count.
+enum Operand { kA = 0, kB, kOut, kBias, kPrelu, kOperandCount };
 
+static Napi::Value MatMulImpl(Napi::Env env, const Napi::Object& spec, float* const bases[kOperandCount],
+                       const int64_t lengths[kOperandCount]) {
   const int64_t m = GetCount(env, spec, "m", "");
   const int64_t n = GetCount(env, spec, "n", "");
   const int64_t k = GetCount(env, spec, "k", "");
@@ -195,7 +194,6 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   for (int64_t dim : batchShape) batchCount = Mul(env, batchCount, dim);
   const int64_t matrixSize = Mul(env, m, n);
   const int64_t outSize = Mul(env, batchCount, matrixSize);
-  const int64_t heapFloats = static_cast<int64_t>(heapBuffer.ByteLength()) / kFloatBytes;
 
   // Validate every extent before touching memory.
   const int64_t aRows = transposeA ? k : m, aCols = transposeA ? m : k;
@@ -203,22 +201,22 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   const int64_t aInner = Mul(env, aRows, aCols);
   const int64_t bInner = Mul(env, bRows, bCols);
   if (matrixSize > 0) {
-    CheckExtent(env, a, batchShape, aInner, heapFloats, "A");
-    CheckExtent(env, b, batchShape, bInner, heapFloats, "B");
+    CheckExtent(env, a, batchShape, aInner, lengths[kA], "A");
+    CheckExtent(env, b, batchShape, bInner, lengths[kB], "B");
   }
-  if (Add(env, outStart, outSize) > heapFloats) {
+  if (Add(env, outStart, outSize) > lengths[kOut]) {
     OutOfRange(env, "output reaches float index " + std::to_string(outStart + outSize) +
-                        " but the heap holds only " + std::to_string(heapFloats) + " floats");
+                        " but its array holds only " + std::to_string(lengths[kOut]) + " floats");
   }
   auto epilogueInner = [&](const Broadcast& op) -> int64_t {
     if (!op.present || matrixSize == 0) return 0;
     return Add(env, Add(env, Mul(env, m - 1, op.rowStride), Mul(env, n - 1, op.colStride)), 1);
   };
   if (bias.present) {
-    CheckExtent(env, bias.batched, batchShape, epilogueInner(bias), heapFloats, "bias");
+    CheckExtent(env, bias.batched, batchShape, epilogueInner(bias), lengths[kBias], "bias");
   }
   if (prelu.present) {
-    CheckExtent(env, prelu.batched, batchShape, epilogueInner(prelu), heapFloats, "prelu");
+    CheckExtent(env, prelu.batched, batchShape, epilogueInner(prelu), lengths[kPrelu], "prelu");
   }
   if (outSize == 0) return env.Undefined();
 
@@ -232,8 +230,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   const CBLAS_TRANSPOSE opA = transposeA ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE opB = transposeB ? CblasTrans : CblasNoTrans;
 
-  float* heap = static_cast<float*>(heapBuffer.Data());
-  float* out = heap + outStart;
+  float* out = bases[kOut] + outStart;
 
   // When A is untransposed and contiguous over the batch and B is shared by every batch, the
   // batch is one tall GEMM: [batch*m, k] x [k, n]. This is the `x @ W` of a linear layer, and one
@@ -252,7 +249,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
                     Mul(env, batchCount, m) <= static_cast<int64_t>(INT_MAX);
   if (fold) {
     cblas_sgemm(CblasRowMajor, opA, opB, static_cast<int>(batchCount * m), blasN, blasK, 1.0f,
-                heap + a.start, lda, heap + b.start, ldb, 0.0f, out, ldc);
+                bases[kA] + a.start, lda, bases[kB] + b.start, ldb, 0.0f, out, ldc);
   }
 
   // Odometer over the output batch index; each operand's offset follows its own strides.
@@ -264,14 +261,14 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     if (k == 0) {
       std::fill(c, c + matrixSize, 0.0f);
     } else if (!fold) {
-      cblas_sgemm(CblasRowMajor, opA, opB, blasM, blasN, blasK, 1.0f, heap + aOff, lda,
-                  heap + bOff, ldb, 0.0f, c, ldc);
+      cblas_sgemm(CblasRowMajor, opA, opB, blasM, blasN, blasK, 1.0f, bases[kA] + aOff, lda,
+                  bases[kB] + bOff, ldb, 0.0f, c, ldc);
     }
     if (bias.present) {
-      AddBias(c, m, n, MatrixView{heap + biasOff, bias.rowStride, bias.colStride});
+      AddBias(c, m, n, MatrixView{bases[kBias] + biasOff, bias.rowStride, bias.colStride});
     }
     ApplyActivation(c, m, n, activation, alpha,
-                    prelu.present ? MatrixView{heap + preluOff, prelu.rowStride, prelu.colStride}
+                    prelu.present ? MatrixView{bases[kPrelu] + preluOff, prelu.rowStride, prelu.colStride}
                                   : MatrixView{});
     for (size_t d = batchRank; d-- > 0;) {
       if (++index[d] < batchShape[d]) {
@@ -289,6 +286,36 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     }
   }
   return env.Undefined();
+}
+
+static float* FloatArray(Napi::Env env, const Napi::Value& value, const char* name, int64_t* length,
+                         bool optional) {
+  if (optional && (value.IsUndefined() || value.IsNull())) {
+    *length = 0;
+    return nullptr;
+  }
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    Fail(env, std::string(name) + " must be a Float32Array");
+  }
+  Napi::Float32Array array = value.As<Napi::Float32Array>();
+  *length = static_cast<int64_t>(array.ElementLength());
+  return array.Data();
+}
+
+Napi::Value MatMulArrays(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || info.Length() > 6) {
+    Fail(env, "expected (a, b, out: Float32Array, spec: object, bias?, prelu?)");
+  }
+  if (!info[3].IsObject()) Fail(env, "spec must be an object");
+  float* bases[kOperandCount];
+  int64_t lengths[kOperandCount];
+  bases[kA] = FloatArray(env, info[0], "a", &lengths[kA], false);
+  bases[kB] = FloatArray(env, info[1], "b", &lengths[kB], false);
+  bases[kOut] = FloatArray(env, info[2], "out", &lengths[kOut], false);
+  bases[kBias] = FloatArray(env, info.Length() > 4 ? info[4] : env.Undefined(), "bias", &lengths[kBias], true);
+  bases[kPrelu] = FloatArray(env, info.Length() > 5 ? info[5] : env.Undefined(), "prelu", &lengths[kPrelu], true);
+  return MatMulImpl(env, info[3].As<Napi::Object>(), bases, lengths);
 }
 
 }  // namespace llm2clip

@@ -2,14 +2,15 @@
 // Builds the optional native OpenBLAS addon of @llm2clip/tensor (build/Release/llm2clip_blas.node).
 //
 //   node scripts/build-native.mjs               rebuild
-//   node scripts/build-native.mjs --if-missing  build only when the .node file is absent
+//   node scripts/build-native.mjs --if-missing  build only when the .node file is absent or older
+//                                               than native/* or binding.gyp
 //
 // Never fails: installing the repository must not depend on a C++ toolchain or OpenBLAS. On
 // any failure it prints one warning line (why, and that the wasm backend will be used instead),
 // keeps the full compiler output in build/native-build.log, and exits 0.
 // Set LLM2CLIP_SKIP_NATIVE=1 to skip the build altogether.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +57,15 @@ function firstError(output) {
 }
 
 if (process.env.LLM2CLIP_SKIP_NATIVE === '1') warn('LLM2CLIP_SKIP_NATIVE=1');
-if (process.argv.includes('--if-missing') && existsSync(addonPath)) process.exit(0);
+// Up to date: the addon exists and is newer than every source (a stale build from an older
+// checkout would otherwise be refused at load time for its interface version).
+function upToDate() {
+  if (!existsSync(addonPath)) return false;
+  const built = statSync(addonPath).mtimeMs;
+  const sources = [join(packageDir, 'binding.gyp'), ...readdirSync(join(packageDir, 'native')).map((name) => join(packageDir, 'native', name))];
+  return sources.every((source) => statSync(source).mtimeMs <= built);
+}
+if (process.argv.includes('--if-missing') && upToDate()) process.exit(0);
 if (process.platform === 'win32') warn('the addon build is only set up for Linux and macOS');
 
 let nodeGyp;

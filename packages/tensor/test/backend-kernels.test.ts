@@ -2,9 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@llm2clip/core';
-import { initBackend, nativeAddonStatus } from '../src/backend/index.js';
+import { ensureWasmTrainingKernels, initBackend, nativeAddonStatus, nativeKernelNames } from '../src/backend/index.js';
 import { loadNativeAddon } from '../src/backend/native-addon.js';
-import { nativeKernelsActive } from '../src/backend/wasm-kernel-overrides.js';
 
 // Tolerances (float32; OpenBLAS sums in a different order than tfjs-backend-cpu):
 // - BatchMatMul / _FusedMatMul: |native − cpu| ≤ 1e-5·|cpu| + 1e-5·√k. Inputs are N(0, 1), so
@@ -28,7 +27,7 @@ function randomTensor(shape: number[]): Float32Array {
 }
 
 /** Runs `fn` on the named tfjs backend and returns its result's shape and values. */
-async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor): Promise<{ shape: number[]; values: Float32Array | Int32Array }> {
+async function on(backend: 'cpu' | 'native' | 'wasm', fn: () => tf.Tensor): Promise<{ shape: number[]; values: Float32Array | Int32Array }> {
   await tf.setBackend(backend);
   const result = tf.tidy(fn);
   const values = (await result.data()) as Float32Array | Int32Array;
@@ -122,7 +121,7 @@ async function compareMatMul(c: Case): Promise<void> {
   const aData = randomTensor(c.a);
   const bData = randomTensor(c.b);
   const expected = await on('cpu', () => referenceMatMul(tf.tensor(aData, c.a), tf.tensor(bData, c.b), c));
-  const actual = await on('wasm', () => tf.matMul(tf.tensor(aData, c.a), tf.tensor(bData, c.b), c.transposeA, c.transposeB));
+  const actual = await on('native', () => tf.matMul(tf.tensor(aData, c.a), tf.tensor(bData, c.b), c.transposeA, c.transposeB));
   const what = `matMul ${JSON.stringify(c)}`;
   expect(actual.shape, what).toEqual(expected.shape);
   if (expected.shape.includes(0)) {
@@ -133,14 +132,15 @@ async function compareMatMul(c: Case): Promise<void> {
   expectClose(actual.values, expected.values, 1e-5, 1e-5 * Math.sqrt(Math.max(1, innerDim(c))), what);
 }
 
-describe(`native OpenBLAS kernels on the wasm backend vs tfjs cpu${suffix}`, () => {
+describe(`native OpenBLAS matrix products vs tfjs cpu${suffix}`, () => {
   beforeAll(async () => {
     if (skipNative) return;
     await initBackend({ backend: 'native', log: () => {} });
   });
 
   it.skipIf(skipNative)('the native kernels are the ones registered', () => {
-    expect(nativeKernelsActive()).toBe(true);
+    expect(nativeKernelNames()).toEqual(expect.arrayContaining(['BatchMatMul', '_FusedMatMul']));
+    expect(tf.getBackend()).toBe('native');
   });
 
   it.skipIf(skipNative)('BatchMatMul matches cpu for 2-D products in all four transpose combinations', async () => {
@@ -177,10 +177,9 @@ describe(`native OpenBLAS kernels on the wasm backend vs tfjs cpu${suffix}`, () 
     for (const c of zeroSizeCases) await compareMatMul(c);
   });
 
-  it.skipIf(skipNative)('BatchMatMul leaves no stray tensors and grows the heap safely for large outputs', async () => {
-    await tf.setBackend('wasm');
+  it.skipIf(skipNative)('BatchMatMul leaves no stray tensors on large outputs', async () => {
+    await tf.setBackend('native');
     const before = tf.memory().numTensors;
-    // Allocate more than the initial heap holds, so makeOutput grows (and detaches) the memory.
     const a = tf.ones([1024, 256]);
     const b = tf.ones([256, 1024]);
     const c = tf.matMul(a, b);
@@ -221,7 +220,7 @@ describe(`native OpenBLAS kernels on the wasm backend vs tfjs cpu${suffix}`, () 
             leakyreluAlpha: 0.15,
           });
         const expected = await on('cpu', run);
-        const actual = await on('wasm', run);
+        const actual = await on('native', run);
         const what = `fused matMul ${activation} ${JSON.stringify(shapes)}`;
         expect(actual.shape, what).toEqual(expected.shape);
         const k = shapes.transposeA === true ? shapes.a[shapes.a.length - 2] : shapes.a[shapes.a.length - 1];
@@ -233,7 +232,6 @@ describe(`native OpenBLAS kernels on the wasm backend vs tfjs cpu${suffix}`, () 
   it.skipIf(skipNative)('the addon rejects out-of-bounds and misaligned arguments with JS errors', () => {
     const addon = loadNativeAddon();
     if (addon === undefined) throw new Error('addon missing');
-    const heap = new ArrayBuffer(64 * 4);
     const spec = {
       m: 4,
       n: 4,
@@ -243,28 +241,49 @@ describe(`native OpenBLAS kernels on the wasm backend vs tfjs cpu${suffix}`, () 
       batchShape: [],
       aOffset: 0,
       aBatchStrides: [],
-      bOffset: 64,
+      bOffset: 0,
       bBatchStrides: [],
-      outOffset: 128,
+      outOffset: 0,
     };
-    const floats = new Float32Array(heap);
-    floats.fill(1, 0, 32);
-    addon.matmul(heap, spec);
-    expect(Array.from(floats.subarray(32, 48))).toEqual(new Array(16).fill(4));
-    expect(() => addon.matmul(heap, { ...spec, outOffset: 256 - 32 })).toThrow(RangeError);
-    expect(() => addon.matmul(heap, { ...spec, batchShape: [5], aBatchStrides: [16], bBatchStrides: [0] })).toThrow(/heap holds only/);
-    expect(() => addon.matmul(heap, { ...spec, aOffset: 2 })).toThrow(/multiple of 4/);
-    expect(() => addon.matmul(heap, { ...spec, m: -1 })).toThrow(/non-negative integer/);
-    expect(() => addon.matmul(heap, { ...spec, aBatchStrides: [1] })).toThrow(/batchShape/);
-    expect(() => addon.matmul(new Float32Array(4) as unknown as ArrayBuffer, spec)).toThrow(/ArrayBuffer/);
-    expect(() => addon.matmul(heap, { ...spec, activation: 3 })).toThrow(/prelu/);
+    const a = new Float32Array(16).fill(1);
+    const b = new Float32Array(16).fill(1);
+    const out = new Float32Array(16);
+    addon.matmulArrays(a, b, out, spec);
+    expect(Array.from(out)).toEqual(new Array(16).fill(4));
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, outOffset: 8 })).toThrow(RangeError);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, batchShape: [5], aBatchStrides: [16], bBatchStrides: [0] })).toThrow(/holds only/);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, aOffset: 2 })).toThrow(/multiple of 4/);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, m: -1 })).toThrow(/non-negative integer/);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, aBatchStrides: [1] })).toThrow(/batchShape/);
+    expect(() => addon.matmulArrays(new Int32Array(16) as unknown as Float32Array, b, out, spec)).toThrow(/Float32Array/);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, activation: 3 })).toThrow(/prelu/);
+    expect(() => addon.matmulArrays(a, b, out, { ...spec, bias: { offset: 0, batchStrides: [], rowStride: 0, colStride: 1 } })).toThrow(RangeError);
     expect(() => addon.setNumThreads(0)).toThrow(RangeError);
+    expect(() => addon.setPoolThreads(0)).toThrow(RangeError);
+  });
+
+  it.skipIf(skipNative)('the element-wise and layout entry points reject bad extents with JS errors', () => {
+    const addon = loadNativeAddon();
+    if (addon === undefined) throw new Error('addon missing');
+    const x = new Float32Array(6);
+    expect(() => addon.binary(0, x, 0, [3, 1], x, 0, [3, 1], new Float32Array(6), [3, 3])).toThrow(RangeError);
+    expect(() => addon.binary(99, x, 0, [1], x, 0, [1], new Float32Array(6), [6])).toThrow(/unknown op/);
+    expect(() => addon.binary(8, x, 0, [1], x, 0, [1], new Float32Array(6), [6])).toThrow(TypeError);
+    expect(() => addon.unary(0, x, new Float32Array(5), 0, 0)).toThrow(RangeError);
+    expect(() => addon.reduce(0, x, new Float32Array(2), 2, 2, 1)).toThrow(RangeError);
+    expect(() => addon.softmax(x, new Float32Array(6), 4, 2)).toThrow(RangeError);
+    expect(() => addon.copyStrided(x, 1, [1], new Float32Array(6), 0, [1], [6])).toThrow(RangeError);
+    expect(() => addon.copyStrided(x, 0, [1], new Uint8Array(6), 0, [1], [6])).toThrow(/element sizes/);
+    expect(() => addon.gather(x, 1, 3, 2, Int32Array.from([0, 3]), new Float32Array(4))).toThrow(/not in \[0, 3\)/);
+    expect(() => addon.segmentSum(x, Int32Array.from([0, 1]), 2, 2, new Float32Array(4))).toThrow(RangeError);
   });
 });
 
 describe('UnsortedSegmentSum on the wasm backend vs tfjs cpu', () => {
   beforeAll(async () => {
-    await initBackend({ backend: skipNative ? 'wasm' : 'native', log: () => {} });
+    // initBackend already chose a backend for this process; set the wasm one up directly.
+    await import('@tensorflow/tfjs-backend-wasm');
+    await ensureWasmTrainingKernels();
   });
 
   const cases: Array<{ x: number[]; ids: number[]; numSegments: number; dtype: 'float32' | 'int32' }> = [

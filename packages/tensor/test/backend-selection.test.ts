@@ -80,8 +80,8 @@ describe('initBackend', () => {
     const info = await initBackend({ log: (line) => lines.push(line) });
     const native = nativeAddonStatus();
     expect(info.name).toBe(native.available ? 'native' : 'wasm');
-    expect(info.tfBackend).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
+    expect(info.tfBackend).toBe(native.available ? 'native' : 'wasm');
+    expect(tf.getBackend()).toBe(info.tfBackend);
     expect(info.skipped.map((entry) => entry.name)).toEqual(native.available ? ['tensorflow-gpu', 'tensorflow'] : ['tensorflow-gpu', 'tensorflow', 'native']);
     if (!resolvable('@tensorflow/tfjs-node-gpu')) expect(info.skipped[0].reason).toMatch(/not installed/);
     if (native.available) expect(info.threads).toBe(loadNativeAddon()?.getNumThreads());

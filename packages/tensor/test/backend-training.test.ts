@@ -31,7 +31,7 @@ function maxAbs(values: ArrayLike<number>): number {
 }
 
 /** Runs `fn` on a backend and returns the values of every tensor it returns. */
-async function gradsOn(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+async function gradsOn(backend: 'cpu' | 'native', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const tensors = tf.tidy(fn);
   const values = await Promise.all(tensors.map(async (t) => (await t.data()) as Float32Array));
@@ -73,7 +73,7 @@ describe(`gradients on the native backend vs tfjs cpu${suffix}`, () => {
       ]);
     };
     const expected = await gradsOn('cpu', run);
-    const actual = await gradsOn('wasm', run);
+    const actual = await gradsOn('native', run);
     const names = ['dx', 'dW1', 'dW2', 'dW3', 'dbias'];
     expected.forEach((values, i) => {
       expect(maxAbs(values), `${names[i]} is not trivially zero`).toBeGreaterThan(0);
@@ -90,14 +90,14 @@ describe(`gradients on the native backend vs tfjs cpu${suffix}`, () => {
         tf.tensor(table, [10, 4]),
       ]);
     const [expected] = await gradsOn('cpu', run);
-    const [actual] = await gradsOn('wasm', run);
+    const [actual] = await gradsOn('native', run);
     expectClose(actual, expected, 1e-6, 1e-6, 'd(embedding)');
     // Rows never looked up get no gradient.
     expect(Array.from(actual.subarray(2 * 4, 3 * 4))).toEqual([0, 0, 0, 0]);
   });
 
   it.skipIf(skipNative)('a 20-step training loop leaves tf.memory().numTensors flat', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     const vocab = 16;
     const dim = 8;
     const embedding = tf.variable(tf.tensor(rng.normalArray(vocab * dim, 0.1), [vocab, dim]));

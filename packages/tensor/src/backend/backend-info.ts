@@ -12,10 +12,11 @@ export interface SkippedBackend {
 export interface BackendInfo {
   /** The llm2clip backend in use. */
   name: BackendName;
-  /** The name tfjs knows the backend by (`tf.getBackend()`): `tensorflow`, `wasm` or `cpu`. */
+  /** The name tfjs knows the backend by (`tf.getBackend()`): `tensorflow`, `native`, `wasm` or `cpu`. */
   tfBackend: string;
   /**
-   * Compute threads the backend uses: the OpenBLAS threads for `native`, the CPU count for the
+   * Compute threads the backend uses: the OpenBLAS threads for `native` (its C++ kernel threads
+   * are in the log line), the CPU count for the
    * libtensorflow backends (which size their own pools), 1 for `wasm` and `cpu`.
    */
   threads: number;

@@ -3,9 +3,12 @@
  *
  * - `tensorflow-gpu`: `@tensorflow/tfjs-node-gpu` (libtensorflow with CUDA), an optional peer.
  * - `tensorflow`: `@tensorflow/tfjs-node` (libtensorflow on the CPU), an optional peer.
- * - `native`: the tfjs `wasm` backend with its matrix products run by OpenBLAS through this
- *   package's N-API addon (needs the addon to have built at install time).
- * - `wasm`: the stock tfjs `wasm` backend (plus a JS `UnsortedSegmentSum` so it can train).
+ * - `native`: tensors as plain JS typed arrays (tfjs-backend-cpu's storage, no 4 GB wasm heap
+ *   limit) with this package's multi-threaded C++ kernels (N-API addon): matrix products through
+ *   OpenBLAS, element-wise ops, reductions, softmax, layout ops, gather; every other kernel is
+ *   tfjs-backend-cpu's. Needs the addon to have built at install time.
+ * - `wasm`: the stock tfjs `wasm` backend, plus the kernels it lacks for training
+ *   (`UnsortedSegmentSum`, `Conv2DBackpropFilter`, depthwise-conv gradients).
  * - `cpu`: the pure-JS tfjs `cpu` backend, always available and slowest.
  */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';

@@ -6,8 +6,9 @@ import { BACKEND_PREFERENCE, isBackendName, type BackendName } from './backend-n
 import type { BackendInfo, SkippedBackend } from './backend-info.js';
 import { loadNativeAddon, nativeAddonStatus } from './native-addon.js';
 import { ensureGradientsRegistered } from './tfjs-gradients.js';
-import { asWasmBackend, heapBuffer } from './wasm-heap.js';
-import { ensureWasmUnsortedSegmentSum, registerNativeKernels, restoreStockKernels } from './wasm-kernel-overrides.js';
+import { registerNativeBackend } from './native-backend.js';
+import { NATIVE_TF_BACKEND } from './native-kernels.js';
+import { ensureWasmTrainingKernels } from './wasm-training-kernels.js';
 
 /** Environment variable that forces a backend (one of the {@link BackendName}s). */
 export const BACKEND_ENV = 'LLM2CLIP_BACKEND';
@@ -19,13 +20,26 @@ export interface InitBackendOptions {
    * `LLM2CLIP_BACKEND` environment variable. Default: the fastest available.
    */
   backend?: BackendName;
-  /** OpenBLAS threads for the `native` backend. Default: the number of CPUs. */
+  /** OpenBLAS threads of the `native` backend. Default: the number of CPUs. */
   threads?: number;
+  /**
+   * Threads of the `native` backend's own C++ kernels (element-wise ops, reductions, layout),
+   * the calling thread included. Default: 1 on machines with up to 2 CPUs, where OpenBLAS's
+   * workers (which spin for a while after each product) already occupy the second core and a
+   * second kernel thread measured slower (as PyTorch is fastest there with 1 intra-op thread
+   * and 2 OpenBLAS threads); the CPU count on larger machines.
+   */
+  kernelThreads?: number;
   /** Receives the one line saying which backend was chosen and why faster ones were skipped. Default: stderr. */
   log?: (line: string) => void;
 }
 
 type Attempt = { ok: true; tfBackend: string; threads: number; detail: string } | { ok: false; reason: string };
+
+interface Threads {
+  blas: number;
+  kernels: number;
+}
 
 const LOG_PREFIX = '[@llm2clip/tensor]';
 
@@ -66,28 +80,32 @@ async function initWasm(): Promise<string | undefined> {
   return undefined;
 }
 
-async function tryNative(threads: number): Promise<Attempt> {
+async function tryNative(threads: Threads): Promise<Attempt> {
   const status = nativeAddonStatus();
   const addon = loadNativeAddon();
   if (!status.available || addon === undefined) return { ok: false, reason: status.reason ?? 'the native addon is unavailable' };
-  const wasmFailure = await initWasm();
-  if (wasmFailure !== undefined) return { ok: false, reason: wasmFailure };
   try {
-    heapBuffer(asWasmBackend(tf.backend(), 'initBackend'));
+    await registerNativeBackend(addon);
   } catch (error) {
-    return { ok: false, reason: message(error) };
+    return { ok: false, reason: `registering the native backend failed: ${message(error)}` };
   }
-  registerNativeKernels(addon);
-  addon.setNumThreads(threads);
-  return { ok: true, tfBackend: 'wasm', threads: addon.getNumThreads(), detail: `tfjs wasm + ${status.blasConfig ?? 'OpenBLAS'}` };
+  if (!(await tf.setBackend(NATIVE_TF_BACKEND))) return { ok: false, reason: 'the native backend failed to initialise (see the tfjs warning above)' };
+  addon.setNumThreads(threads.blas);
+  addon.setPoolThreads(threads.kernels);
+  const kernels = addon.getPoolThreads();
+  return {
+    ok: true,
+    tfBackend: NATIVE_TF_BACKEND,
+    threads: addon.getNumThreads(),
+    detail: `C++ kernels on ${kernels} thread${kernels === 1 ? '' : 's'}, ${status.blasConfig ?? 'OpenBLAS'}`,
+  };
 }
 
 async function tryWasm(): Promise<Attempt> {
   const wasmFailure = await initWasm();
   if (wasmFailure !== undefined) return { ok: false, reason: wasmFailure };
-  restoreStockKernels(tf.findBackend('wasm') ?? undefined);
-  ensureWasmUnsortedSegmentSum();
-  return { ok: true, tfBackend: 'wasm', threads: 1, detail: 'stock tfjs wasm kernels + JS UnsortedSegmentSum' };
+  await ensureWasmTrainingKernels();
+  return { ok: true, tfBackend: 'wasm', threads: 1, detail: 'stock tfjs wasm kernels + UnsortedSegmentSum, Conv2DBackpropFilter for training' };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -100,7 +118,7 @@ async function tryCpu(): Promise<Attempt> {
   return { ok: true, tfBackend: 'cpu', threads: 1, detail: 'pure JS' };
 }
 
-function attempt(name: BackendName, threads: number): Promise<Attempt> {
+function attempt(name: BackendName, threads: Threads): Promise<Attempt> {
   switch (name) {
     case 'tensorflow-gpu':
       return tryTfjsNode('@tensorflow/tfjs-node-gpu');
@@ -140,17 +158,21 @@ function requested(options: InitBackendOptions): Request | undefined {
   return { name: fromEnv, source: `${BACKEND_ENV}=${fromEnv}`, field: BACKEND_ENV };
 }
 
-function resolveThreads(threads: number | undefined): number {
-  if (threads === undefined) return availableParallelism();
+function resolveThreads(threads: number | undefined, field: string, fallback: number): number {
+  if (threads === undefined) return fallback;
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
-    throw new Llm2ClipError('E_CONFIG', `threads must be an integer in [1, 1024], got ${threads}`, { field: 'threads' });
+    throw new Llm2ClipError('E_CONFIG', `${field} must be an integer in [1, 1024], got ${threads}`, { field });
   }
   return threads;
 }
 
 async function select(options: InitBackendOptions, request: Request | undefined): Promise<BackendInfo> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const threads = resolveThreads(options.threads);
+  const cpus = availableParallelism();
+  const threads: Threads = {
+    blas: resolveThreads(options.threads, 'threads', cpus),
+    kernels: resolveThreads(options.kernelThreads, 'kernelThreads', cpus <= 2 ? 1 : cpus),
+  };
   const skipped: SkippedBackend[] = [];
   let candidates: readonly BackendName[] = BACKEND_PREFERENCE;
   if (request !== undefined) {
@@ -178,7 +200,7 @@ async function select(options: InitBackendOptions, request: Request | undefined)
       skipped: Object.freeze(skipped.map((entry) => Object.freeze(entry))) as SkippedBackend[],
     });
     const why = skipped.map((entry) => `${entry.name}: ${entry.reason}`).join('; ');
-    log(`${LOG_PREFIX} tensor backend: ${name} (${result.detail}, ${result.threads} thread${result.threads === 1 ? '' : 's'})${why === '' ? '' : `; skipped ${why}`}`);
+    log(`${LOG_PREFIX} tensor backend: ${name} (${result.detail}, ${result.threads} ${name === 'native' ? 'BLAS ' : ''}thread${result.threads === 1 ? '' : 's'})${why === '' ? '' : `; skipped ${why}`}`);
     chosen = info;
     return info;
   }
@@ -187,8 +209,9 @@ async function select(options: InitBackendOptions, request: Request | undefined)
 
 /**
  * Chooses and initialises the tfjs backend, fastest available first: `tensorflow-gpu`
- * (`@tensorflow/tfjs-node-gpu`), `tensorflow` (`@tensorflow/tfjs-node`), `native` (tfjs wasm
- * with OpenBLAS matrix products), `wasm`, `cpu`. `options.backend`, else the
+ * (`@tensorflow/tfjs-node-gpu`), `tensorflow` (`@tensorflow/tfjs-node`), `native` (this
+ * package's C++ kernels on tfjs-backend-cpu tensors: OpenBLAS matrix products, multi-threaded
+ * element-wise ops, reductions and layout ops), `wasm`, `cpu`. `options.backend`, else the
  * `LLM2CLIP_BACKEND` environment variable, forces one; forcing an unavailable one fails with
  * `E_BACKEND` naming why. Also registers tfjs's gradient functions so training works. Logs one
  * line with the choice and the reason each faster backend was skipped.

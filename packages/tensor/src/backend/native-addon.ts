@@ -4,18 +4,18 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Interface version the JS side expects of the addon (`kAbiVersion` in native/addon.cc). */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** Environment variable that points the loader at another build of the addon. */
 export const NATIVE_PATH_ENV = 'LLM2CLIP_NATIVE_PATH';
 
 /**
  * A batched operand of the addon's epilogue (bias, PReLU weights): element `(batch, i, j)` of
- * the `[...batch, m, n]` output reads `offset/4 + Σ batch_d·batchStrides[d] + i·rowStride +
- * j·colStride` of the heap. Strides are in float32 elements, 0 meaning broadcast.
+ * the `[...batch, m, n]` output reads element `offset/4 + Σ batch_d·batchStrides[d] +
+ * i·rowStride + j·colStride` of its array. Strides are in float32 elements, 0 meaning broadcast.
  */
 export interface NativeBroadcastOperand {
-  /** Byte offset of element 0 in the heap. */
+  /** Byte offset of element 0 in its array. */
   offset: number;
   /** Stride per output batch dim. */
   batchStrides: number[];
@@ -25,7 +25,7 @@ export interface NativeBroadcastOperand {
   colStride: number;
 }
 
-/** Arguments of the addon's `matmul` (see native/matmul.h); offsets in bytes, strides in floats. */
+/** Arguments of the addon's `matmulArrays` (see native/matmul.h); offsets in bytes, strides in floats. */
 export interface NativeMatMulSpec {
   /** Rows of each output matrix. */
   m: number;
@@ -39,38 +39,79 @@ export interface NativeMatMulSpec {
   transposeB: boolean;
   /** Batch dims of the output, broadcast already resolved. */
   batchShape: number[];
-  /** Byte offset of A in the heap. */
+  /** Byte offset of A in its array. */
   aOffset: number;
   /** A's stride per output batch dim (0 where A broadcasts). */
   aBatchStrides: number[];
-  /** Byte offset of B in the heap. */
+  /** Byte offset of B in its array. */
   bOffset: number;
   /** B's stride per output batch dim (0 where B broadcasts). */
   bBatchStrides: number[];
-  /** Byte offset of the contiguous output. */
+  /** Byte offset of the contiguous output in its array. */
   outOffset: number;
   /** Fused activation code (tfjs-backend-wasm's `FusableActivation` numbering); 0 = linear. */
   activation?: number;
   /** Slope of `leakyrelu`. */
   alpha?: number;
-  /** Bias added before the activation. */
+  /** Bias added before the activation (its data is the `bias` argument). */
   bias?: NativeBroadcastOperand;
-  /** PReLU weights (activation 3). */
+  /** PReLU weights, activation 3 (its data is the `prelu` argument). */
   prelu?: NativeBroadcastOperand;
 }
 
-/** The functions of the compiled addon (`build/Release/llm2clip_blas.node`). */
+/** Typed arrays the addon's copy kernel accepts (4-byte or 1-byte elements). */
+export type NativeCopyArray = Float32Array | Int32Array | Uint32Array | Uint8Array | Int8Array | Uint8ClampedArray;
+
+/** The functions of the compiled addon (`build/Release/llm2clip_blas.node`, see native/kernels.h). */
 export interface NativeAddon {
   /** Interface version of the build; must equal {@link NATIVE_ABI_VERSION}. */
   readonly abiVersion: number;
   /** `openblas_get_config()`: version, target core, thread limit. */
   readonly blasConfig: string;
-  /** `cblas_sgemm` per batch on float32 data in `heap`, plus the fused epilogue; throws on bad extents. */
-  matmul(heap: ArrayBuffer, spec: NativeMatMulSpec): void;
+  /** `cblas_sgemm` per batch on float32 arrays, plus the fused epilogue; throws on bad extents. */
+  matmulArrays(a: Float32Array, b: Float32Array, out: Float32Array, spec: NativeMatMulSpec, bias?: Float32Array, prelu?: Float32Array): void;
+  /** `out = op(a, b)` (a `BINARY_OPS` code of native-ops.ts), operands read through per-output-dim strides. */
+  binary(
+    op: number,
+    a: Float32Array,
+    aStart: number,
+    aStrides: number[],
+    b: Float32Array,
+    bStart: number,
+    bStrides: number[],
+    out: Float32Array | Uint8Array,
+    outShape: number[],
+  ): void;
+  /** `out = op(x)` (a `UNARY_OPS` code) with parameters `alpha`, `beta`. */
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number, beta: number): void;
+  /** `out = cond ? t : e`, all the same length. */
+  select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
+  /** Reduces `[outer, size, inner]` over `size` (a `REDUCE_OPS` code) into `[outer, inner]`. */
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+  /** Softmax over the last dim of a `[rows, cols]` array. */
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** Copies `shape` elements from `src` to `dst`, each addressed by a start and per-dim strides. */
+  copyStrided(
+    src: NativeCopyArray,
+    srcStart: number,
+    srcStrides: number[],
+    dst: NativeCopyArray,
+    dstStart: number,
+    dstStrides: number[],
+    shape: number[],
+  ): void;
+  /** `out[o, i, :] = x[o, indices[i], :]` for `x` of `[outer, dim, inner]`; throws on an index out of range. */
+  gather(x: Float32Array | Int32Array, outer: number, dim: number, inner: number, indices: Int32Array, out: Float32Array | Int32Array): void;
+  /** `out[s, :] = Σ x[i, :]` over `ids[i] = s`; ids outside `[0, numSegments)` are dropped. */
+  segmentSum(x: Float32Array, ids: Int32Array, numSegments: number, inner: number, out: Float32Array): void;
   /** `openblas_set_num_threads(threads)`. */
   setNumThreads(threads: number): void;
   /** `openblas_get_num_threads()`. */
   getNumThreads(): number;
+  /** Threads of the addon's own kernels (element-wise, reductions, layout), the caller included. */
+  setPoolThreads(threads: number): void;
+  /** See {@link NativeAddon.setPoolThreads}. */
+  getPoolThreads(): number;
 }
 
 /** Whether the native OpenBLAS addon loaded, from where, and if not, why. */
@@ -86,6 +127,22 @@ export interface NativeAddonStatus {
 }
 
 const defaultAddonPath = fileURLToPath(new URL('../../build/Release/llm2clip_blas.node', import.meta.url));
+
+const ADDON_FUNCTIONS = [
+  'matmulArrays',
+  'binary',
+  'unary',
+  'select',
+  'reduce',
+  'softmax',
+  'copyStrided',
+  'gather',
+  'segmentSum',
+  'setNumThreads',
+  'getNumThreads',
+  'setPoolThreads',
+  'getPoolThreads',
+] as const;
 
 let loaded: { status: NativeAddonStatus; addon?: NativeAddon } | undefined;
 
@@ -124,7 +181,7 @@ function load(): { status: NativeAddonStatus; addon?: NativeAddon } {
     };
   }
   const addon = candidate as NativeAddon;
-  for (const name of ['matmul', 'setNumThreads', 'getNumThreads'] as const) {
+  for (const name of ADDON_FUNCTIONS) {
     if (typeof addon[name] !== 'function') {
       return { status: { available: false, path, reason: `${path} lacks the function ${name}` } };
     }

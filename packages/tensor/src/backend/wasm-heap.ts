@@ -33,24 +33,3 @@ export function asWasmBackend(backend: unknown, kernelName: string): WasmBackend
   }
   return candidate as WasmBackendInternals;
 }
-
-/** Byte offset of `tensor`'s data in the wasm heap. */
-export function heapOffset(backend: WasmBackendInternals, tensor: TensorInfo): number {
-  const data = backend.dataIdMap.get(tensor.dataId);
-  if (data === undefined) {
-    throw new Llm2ClipError('E_BACKEND', 'a tensor has no data on the wasm backend (disposed, or on another backend)');
-  }
-  return data.memoryOffset;
-}
-
-/**
- * The heap's current ArrayBuffer. Read it after every allocation: growing the memory replaces
- * the buffer and detaches the old one.
- */
-export function heapBuffer(backend: WasmBackendInternals): ArrayBuffer {
-  const buffer = backend.wasm.HEAPU8.buffer;
-  if (!(buffer instanceof ArrayBuffer)) {
-    throw new Llm2ClipError('E_BACKEND', 'the wasm heap is a SharedArrayBuffer (threaded wasm build); the native kernels need a plain ArrayBuffer');
-  }
-  return buffer;
-}
