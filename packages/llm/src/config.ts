@@ -58,6 +58,7 @@ export const LlamaConfigSchema = z.looseObject({
   torch_dtype: z.string().nullish(),
   sliding_window: z.number().int().positive().nullish(),
   use_sliding_window: z.boolean().optional(),
+  max_window_layers: z.number().int().nonnegative().optional(),
 });
 
 /** A parsed `config.json` (defaults applied). */
@@ -70,6 +71,18 @@ export type LlamaConfigInput = z.input<typeof LlamaConfigSchema>;
  * mistyped field, or inconsistent head counts throw `E_CONFIG` naming the field.
  */
 export function parseLlamaConfig(json: unknown, path?: string): LlamaConfig {
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+    const raw = json as { model_type?: unknown; architectures?: unknown };
+    if (raw.model_type !== undefined && !(SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(raw.model_type)) {
+      throw new Llm2ClipError('E_CONFIG', `unsupported model_type ${JSON.stringify(raw.model_type)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`, { path, field: 'model_type' });
+    }
+    if (Array.isArray(raw.architectures)) {
+      const index = raw.architectures.findIndex((a) => !(SUPPORTED_ARCHITECTURES as readonly unknown[]).includes(a));
+      if (index >= 0) {
+        throw new Llm2ClipError('E_CONFIG', `unsupported architecture ${JSON.stringify(raw.architectures[index])}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`, { path, field: `architectures.${index}` });
+      }
+    }
+  }
   const parsed = LlamaConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -119,13 +132,23 @@ export function kvHeadsOf(config: LlamaConfig): number {
 }
 
 /**
- * Whether q/k/v (and o) projections carry biases. Qwen2 has q/k/v biases (no `attention_bias`
- * field); Llama has all four when `attention_bias` is true; Mistral has none.
+ * Whether q/k/v (and o) projections carry biases. Qwen2 always has q/k/v biases (any
+ * `attention_bias` field is ignored, as in `transformers`); Llama has all four when
+ * `attention_bias` is true; Mistral has none.
  */
 export function attentionBiasesOf(config: LlamaConfig): { qkv: boolean; o: boolean } {
-  if (config.model_type === 'qwen2') return { qkv: config.attention_bias ?? true, o: false };
+  // transformers' Qwen2Attention hard-codes bias=True on q/k/v (Qwen2Config has no attention_bias)
+  if (config.model_type === 'qwen2') return { qkv: true, o: false };
   const on = config.attention_bias ?? false;
   return { qkv: on, o: on };
+}
+
+/**
+ * Index of the first layer that uses the sliding window: 0 for Mistral; for Qwen2 the layers from
+ * `max_window_layers` on (as `transformers` Qwen2 applies it).
+ */
+export function firstSlidingWindowLayer(config: LlamaConfig): number {
+  return config.model_type === 'qwen2' ? (config.max_window_layers ?? 28) : 0;
 }
 
 /** The sliding attention window in effect, if any (Mistral; Qwen2 only with `use_sliding_window`). */

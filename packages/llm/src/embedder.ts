@@ -7,13 +7,16 @@ import {
   type EmbedOptions,
   type EmbeddingMatrix,
   type ModelDescription,
+  type ProgressCallback,
   type Rng,
   type TextEmbedder,
 } from '@llm2clip/core';
+import { stat } from 'node:fs/promises';
+import { resolvePretrained, type HubOptions } from './hub.js';
 import { LlamaModel } from './llama-model.js';
 import { LoraAdapter } from './lora.js';
 import { POOLING_MODES, poolHiddenStates, type PoolingMode } from './pooling.js';
-import { LlmTokenizer, type EncodedBatch, type TextInput } from './tokenizer.js';
+import { LlmTokenizer, type ChatTemplate, type EncodedBatch, type TextInput } from './tokenizer.js';
 
 /** Options of {@link LlmEmbedder}. */
 export interface LlmEmbedderOptions {
@@ -33,10 +36,19 @@ export interface LlmEmbedderOptions {
 
 /** Options of {@link LlmEmbedder.fromPretrained}. */
 export interface LlmEmbedderPretrainedOptions extends LlmEmbedderOptions {
-  /** Directory of a PEFT LoRA adapter to load on top of the base model. */
+  /** Directory (or hub id) of a PEFT LoRA adapter to load on top of the base model. */
   adapter?: string;
   /** Fold the adapter into the base weights (faster inference). Default true. */
   mergeAdapter?: boolean;
+  /**
+   * Prompt wrapping (see `ChatTemplate`). Default `auto`: the Llama-3 user turn when the
+   * tokenizer's `chat_template` is a Llama-3 one, as LLM2Vec does for Llama-3-Instruct models.
+   */
+  chatTemplate?: ChatTemplate;
+  /** Download and load progress: `download` (bytes) and `load` (tensors) events. */
+  onProgress?: ProgressCallback;
+  /** Hub settings (revision, cache directory, endpoint, token, offline) for hub ids. */
+  hub?: Omit<HubOptions, 'onProgress'>;
 }
 
 /** Options of {@link LlmEmbedder.embedTensor}. */
@@ -88,22 +100,40 @@ export class LlmEmbedder implements TextEmbedder {
   }
 
   /**
-   * Loads the model and tokenizer of a Hugging Face directory, optionally with a PEFT adapter
-   * (merged by default).
+   * Loads an embedder from a Hugging Face model directory, a hub id (downloaded into the Hugging
+   * Face cache, see `hubDownload`) or a `.gguf` file (tokenizer from its metadata), with an
+   * optional PEFT adapter (merged by default). Mirrors LLM2Vec's `from_pretrained`.
    */
-  static async fromPretrained(dir: string, options: LlmEmbedderPretrainedOptions = {}): Promise<LlmEmbedder> {
-    const { adapter, mergeAdapter = true, ...rest } = options;
-    const [model, tokenizer] = await Promise.all([LlamaModel.fromPretrained(dir), LlmTokenizer.fromDirectory(dir)]);
+  static async fromPretrained(pathOrId: string, options: LlmEmbedderPretrainedOptions = {}): Promise<LlmEmbedder> {
+    const { adapter, mergeAdapter = true, chatTemplate = 'auto', onProgress, hub, ...rest } = options;
+    const hubOptions: HubOptions = { ...hub, onProgress };
+    const location = await resolvePretrained(pathOrId, 'model', hubOptions);
+    let model: LlamaModel;
+    let tokenizer: LlmTokenizer;
+    if ((await stat(location)).isFile()) {
+      const { loadGgufModel } = await import('./gguf-model.js');
+      const loaded = await loadGgufModel(location, { onProgress, chatTemplate });
+      if (loaded.tokenizer === undefined) {
+        loaded.model.dispose();
+        throw new Llm2ClipError('E_NOT_FOUND', 'the GGUF file has no tokenizer metadata (tokenizer.ggml.*)', { path: location });
+      }
+      model = loaded.model;
+      tokenizer = loaded.tokenizer;
+    } else {
+      tokenizer = await LlmTokenizer.fromDirectory(location, { chatTemplate });
+      model = await LlamaModel.fromPretrained(location, { onProgress });
+    }
     if (adapter !== undefined) {
       try {
-        const lora = await LoraAdapter.loadAdapter(model, adapter);
+        const adapterDir = await resolvePretrained(adapter, 'adapter', hubOptions);
+        const lora = await LoraAdapter.loadAdapter(model, adapterDir);
         if (mergeAdapter) lora.merge();
       } catch (error) {
         model.dispose();
         throw error;
       }
     }
-    const name = rest.name ?? (adapter !== undefined ? `${basename(dir)}+${basename(adapter)}` : basename(dir));
+    const name = rest.name ?? (adapter !== undefined ? `${basename(pathOrId)}+${basename(adapter)}` : basename(pathOrId));
     return new LlmEmbedder(model, tokenizer, { ...rest, name });
   }
 
@@ -176,10 +206,13 @@ export class LlmEmbedder implements TextEmbedder {
       bidirectional,
       maxLength,
       instruction: instruction ?? null,
+      chatTemplate: this.tokenizer.chatTemplate,
     };
+    // the chat template enters the hash only when one is applied, so earlier fingerprints hold
+    const inputs = { pooling, bidirectional, maxLength, instruction: instruction ?? null, ...(this.tokenizer.chatTemplate === 'none' ? {} : { chatTemplate: this.tokenizer.chatTemplate }) };
     return {
       name: this.options.name,
-      fingerprint: fingerprint(this.model.fingerprint(), adapter, this.model.config, { pooling, bidirectional, maxLength, instruction: instruction ?? null }),
+      fingerprint: fingerprint(this.model.fingerprint(), adapter, this.model.config, inputs),
       details,
     };
   }

@@ -16,6 +16,7 @@ export {
   kvHeadsOf,
   attentionBiasesOf,
   slidingWindowOf,
+  firstSlidingWindowLayer,
   type LlamaConfig,
   type LlamaConfigInput,
 } from './config.js';
@@ -26,6 +27,8 @@ export {
   linearModuleName,
   llamaParameterShapes,
   readModelWeights,
+  type LoadOptions,
+  type SaveOptions,
   type LlamaLinearModule,
   type LinearAdapter,
   type ForwardContext,
@@ -34,6 +37,10 @@ export {
 } from './llama-model.js';
 export {
   LlmTokenizer,
+  LLAMA3_USER_HEADER,
+  LLAMA3_END_OF_TURN,
+  type ChatTemplate,
+  type LlmTokenizerOptions,
   type TextInput,
   type TokenizeOptions,
   type EncodeBatchOptions,
@@ -61,3 +68,59 @@ export {
   type EmbedTensorOptions,
 } from './embedder.js';
 export { causalLmLoss } from './causal-lm-loss.js';
+export {
+  elementCount,
+  halfToFloat,
+  floatToHalf,
+  floatToBf16,
+  convertF16,
+  convertBf16,
+  type WeightInfo,
+  type WeightSource,
+} from './weight-source.js';
+export { SafetensorsSource } from './safetensors-source.js';
+export { writeSafetensorsModel, type SaveDtype, type TensorToWrite, type WriteModelOptions } from './safetensors-writer.js';
+export {
+  GGUF_VALUE_TYPE,
+  GGML_TYPE,
+  Q8_0_BLOCK,
+  GgufFile,
+  ggmlTensorBytes,
+  dequantizeQ8_0,
+  quantizeQ8_0,
+  writeGguf,
+  type GgmlTypeName,
+  type GgufValue,
+  type GgufKeyValue,
+  type GgufTensorInfo,
+  type GgufHeader,
+  type GgufTensorToWrite,
+} from './gguf.js';
+export {
+  GGUF_ARCHITECTURES,
+  LLAMA3_PRETOKENIZER_REGEX,
+  QWEN2_PRETOKENIZER_REGEX,
+  GgufSource,
+  hfTensorName,
+  ggufTensorName,
+  permuteRopeRows,
+  ggufConfig,
+  ggufTokenizerJson,
+  sentencePieceMerges,
+  llama3RopeFactors,
+  loadGgufModel,
+  writeGgufModel,
+  type GgufModel,
+  type WriteGgufOptions,
+} from './gguf-model.js';
+export {
+  hubDownload,
+  hubSnapshot,
+  resolvePretrained,
+  hubOfflineFromEnv,
+  defaultHubCacheDir,
+  isHubRepoId,
+  repoCacheDir,
+  type HubOptions,
+  type SnapshotFiles,
+} from './hub.js';

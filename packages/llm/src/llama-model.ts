@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Llm2ClipError, writeJsonAtomic, type Rng } from '@llm2clip/core';
+import { Llm2ClipError, writeJsonAtomic, type ProgressCallback, type Rng } from '@llm2clip/core';
 import {
   ParameterStore,
   attentionBias,
@@ -9,12 +9,10 @@ import {
   mergeHeads,
   normalInit,
   onesInit,
-  readSafetensors,
   rmsNorm,
   scaledDotProductAttention,
   silu,
   splitHeads,
-  writeSafetensors,
   zerosInit,
   type HostTensor,
 } from '@llm2clip/tensor';
@@ -25,10 +23,15 @@ import {
   parseLlamaConfig,
   readLlamaConfig,
   slidingWindowOf,
+  firstSlidingWindowLayer,
   type LlamaConfig,
   type LlamaConfigInput,
 } from './config.js';
 import { applyRope, ropeInverseFrequencies, ropePositionIds, ropeTables } from './rope.js';
+import { resolvePretrained, type HubOptions } from './hub.js';
+import { SafetensorsSource } from './safetensors-source.js';
+import { writeSafetensorsModel, type SaveDtype } from './safetensors-writer.js';
+import type { WeightInfo, WeightSource } from './weight-source.js';
 
 /** What a forward pass may need beyond its inputs. */
 export interface ForwardContext {
@@ -56,6 +59,12 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seeded generator for dropout. */
   rng?: Rng;
+  /**
+   * Explicit rotary positions `[batch, seq]` (as `transformers`' `position_ids`). Default
+   * `cumsum(attentionMask) − 1`, which makes outputs independent of padding; pass `0..seq−1` per
+   * row to reproduce a plain `transformers` forward over left-padded rows.
+   */
+  positionIds?: tf.Tensor2D;
 }
 
 /** Options of {@link LlamaModel.create}. */
@@ -136,85 +145,99 @@ function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * Maps the names found in a checkpoint onto causal-LM names: bare `LlamaModel` checkpoints (as
- * LLM2Vec saves them) lack the `model.` prefix; rotary `inv_freq` buffers of old checkpoints and a
- * duplicated `lm_head.weight` of tied models are dropped.
+ * The causal-LM name of a checkpoint tensor, or `undefined` for tensors that are dropped: bare
+ * `LlamaModel` checkpoints (as LLM2Vec saves them) lack the `model.` prefix; rotary `inv_freq`
+ * buffers of old checkpoints and a duplicated `lm_head.weight` of tied models are dropped.
  */
-function canonicalWeights(tensors: Map<string, HostTensor>, config: LlamaConfig): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [rawName, tensor] of tensors) {
-    if (rawName.endsWith('.rotary_emb.inv_freq')) continue;
-    let name = rawName;
-    if (/^(embed_tokens|layers|norm)\./.test(name)) name = `model.${name}`;
-    if (name === 'lm_head.weight' && config.tie_word_embeddings) continue;
-    out.set(name, tensor);
-  }
-  return out;
+function canonicalName(rawName: string, config: LlamaConfig): string | undefined {
+  if (rawName.endsWith('.rotary_emb.inv_freq')) return undefined;
+  const name = /^(embed_tokens|layers|norm)\./.test(rawName) ? `model.${rawName}` : rawName;
+  if (name === 'lm_head.weight' && config.tie_word_embeddings) return undefined;
+  return name;
 }
 
-/** Checks a weight map against the expected names and shapes, naming every problem. */
-function checkWeights(tensors: Map<string, HostTensor>, expected: Map<string, number[]>, path: string): void {
-  const missing = [...expected.keys()].filter((name) => !tensors.has(name));
-  const extra = [...tensors.keys()].filter((name) => !expected.has(name));
+/**
+ * Checks checkpoint tensors (names and shapes from the headers only) against the expected ones and
+ * returns canonical name → file name. Every missing, unexpected and mis-shaped tensor is named in
+ * one error (`E_MISMATCH`, or `E_SHAPE` when only shapes differ).
+ */
+function matchWeights(found: readonly WeightInfo[], expected: Map<string, number[]>, config: LlamaConfig, path: string): Map<string, WeightInfo> {
+  const byName = new Map<string, WeightInfo>();
+  for (const info of found) {
+    const name = canonicalName(info.name, config);
+    if (name !== undefined) byName.set(name, info);
+  }
+  const missing = [...expected.keys()].filter((name) => !byName.has(name));
+  const extra = [...byName.keys()].filter((name) => !expected.has(name));
+  const misShaped = [...expected].filter(([name, shape]) => byName.has(name) && !shapesEqual(byName.get(name)!.shape, shape))
+    .map(([name, shape]) => `expected shape [${shape}], file has [${byName.get(name)!.shape}] for ${name}`);
   if (missing.length > 0 || extra.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing: ${missing.join(', ')}`);
     if (extra.length > 0) parts.push(`unexpected: ${extra.join(', ')}`);
+    if (misShaped.length > 0) parts.push(`mis-shaped: ${misShaped.join(', ')}`);
     throw new Llm2ClipError('E_MISMATCH', `weights do not match the config; ${parts.join('; ')}`, { path, field: missing[0] ?? extra[0] });
   }
-  for (const [name, shape] of expected) {
-    const found = tensors.get(name)!;
-    if (!shapesEqual(found.shape, shape)) {
-      throw new Llm2ClipError('E_SHAPE', `expected shape [${shape}], file has [${found.shape}]`, { path, field: name });
-    }
-    if (found.dtype !== 'float32') throw new Llm2ClipError('E_FORMAT', 'expected a floating-point tensor', { path, field: name });
+  if (misShaped.length > 0) {
+    const first = [...expected].find(([name, shape]) => !shapesEqual(byName.get(name)!.shape, shape))![0];
+    throw new Llm2ClipError('E_SHAPE', `weights have the wrong shape: ${misShaped.join(', ')}`, { path, field: first });
   }
+  return byName;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
+/** A {@link WeightSource} over host tensors already in memory. */
+class MemorySource implements WeightSource {
+  constructor(readonly path: string, private readonly tensors: Map<string, HostTensor>) {}
+  list(): WeightInfo[] {
+    return [...this.tensors].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }));
+  }
+  read(name: string): Promise<Float32Array> {
+    const t = this.tensors.get(name)!;
+    if (t.dtype !== 'float32') throw new Llm2ClipError('E_FORMAT', 'expected a floating-point tensor', { path: this.path, field: name });
+    return Promise.resolve(t.data as Float32Array);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
 /**
  * Reads the weights of a Hugging Face model directory: `model.safetensors`, or the shards listed in
- * `model.safetensors.index.json` (`weight_map`: tensor name → shard file).
+ * `model.safetensors.index.json` (`weight_map`: tensor name → shard file), converted to float32.
  */
 export async function readModelWeights(dir: string): Promise<Map<string, HostTensor>> {
-  const single = join(dir, 'model.safetensors');
-  if (await exists(single)) return (await readSafetensors(single)).tensors;
-  const indexPath = join(dir, 'model.safetensors.index.json');
-  if (!(await exists(indexPath))) {
-    throw new Llm2ClipError('E_NOT_FOUND', 'no model.safetensors or model.safetensors.index.json in the model directory', { path: dir });
-  }
-  let index: { weight_map?: Record<string, string> };
+  const source = await SafetensorsSource.openDirectory(dir);
   try {
-    index = JSON.parse(await readFile(indexPath, 'utf8')) as typeof index;
-  } catch (cause) {
-    throw new Llm2ClipError('E_FORMAT', 'cannot parse the safetensors index', { path: indexPath, cause });
+    const out = new Map<string, HostTensor>();
+    for (const info of source.list()) out.set(info.name, { shape: info.shape, dtype: 'float32', data: await source.read(info.name) });
+    return out;
+  } finally {
+    await source.close();
   }
-  if (index.weight_map === undefined || typeof index.weight_map !== 'object') {
-    throw new Llm2ClipError('E_FORMAT', 'index has no weight_map object', { path: indexPath, field: 'weight_map' });
-  }
-  const merged = new Map<string, HostTensor>();
-  for (const file of new Set(Object.values(index.weight_map))) {
-    const shard = (await readSafetensors(join(dir, file))).tensors;
-    for (const [name, tensor] of shard) {
-      if (index.weight_map[name] !== file) {
-        throw new Llm2ClipError('E_MISMATCH', `tensor is in ${file} but the index says ${String(index.weight_map[name])}`, { path: join(dir, file), field: name });
-      }
-      merged.set(name, tensor);
-    }
-  }
-  for (const name of Object.keys(index.weight_map)) {
-    if (!merged.has(name)) throw new Llm2ClipError('E_NOT_FOUND', 'tensor listed in the index is absent from its shard', { path: indexPath, field: name });
-  }
-  return merged;
 }
+
+/** Options of {@link LlamaModel.fromPretrained} and {@link LlamaModel.fromSource}. */
+export interface LoadOptions {
+  /** Called after each tensor is loaded (`task: 'load'`, `unit: 'tensor'`). */
+  onProgress?: ProgressCallback;
+  /**
+   * Per-frequency rope divisors as llama.cpp's `rope_freqs` tensor stores them (Llama 3 GGUF
+   * files): the inverse frequencies of the config are divided by these. Default none.
+   */
+  ropeFactors?: Float32Array;
+  /** Hub settings used when `fromPretrained` is given a hub id instead of a local path. */
+  hub?: HubOptions;
+}
+
+/** Options of {@link LlamaModel.save}. */
+export interface SaveOptions {
+  /** Storage type of the weights (`torch_dtype` in `config.json` follows). Default `F32`. */
+  dtype?: SaveDtype;
+  /** Shard the weights above this many bytes per file. Default 5e9 (as `transformers`). */
+  maxShardBytes?: number;
+}
+
+const TORCH_DTYPE: Record<SaveDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
 /**
  * A Llama / Mistral / Qwen2 decoder (`LlamaForCausalLM` layout): token embeddings, pre-norm
@@ -243,13 +266,19 @@ export class LlamaModel {
   private readonly inverseFrequencies: Float32Array;
   private attached: LinearAdapter | undefined;
 
-  private constructor(config: LlamaConfig, parameters: ParameterStore) {
+  private constructor(config: LlamaConfig, parameters: ParameterStore, ropeFactors?: Float32Array) {
     this.config = config;
     this.parameters = parameters;
     this.embedTokens = parameters.get('model.embed_tokens.weight');
     this.finalNorm = parameters.get('model.norm.weight');
     this.lmHead = config.tie_word_embeddings ? this.embedTokens : parameters.get('lm_head.weight');
     this.inverseFrequencies = ropeInverseFrequencies(config);
+    if (ropeFactors !== undefined) {
+      if (ropeFactors.length !== this.inverseFrequencies.length) {
+        throw new Llm2ClipError('E_SHAPE', `expected ${this.inverseFrequencies.length} rope factors, got ${ropeFactors.length}`, { field: 'ropeFactors' });
+      }
+      this.inverseFrequencies = this.inverseFrequencies.map((f, i) => f / ropeFactors[i]);
+    }
     const projection = (layer: number, module: LlamaLinearModule): Projection => {
       const name = linearModuleName(layer, module);
       return {
@@ -302,36 +331,82 @@ export class LlamaModel {
    */
   static fromWeights(config: LlamaConfig | LlamaConfigInput, weights: Map<string, HostTensor>, path = '<memory>'): LlamaModel {
     const parsed = parseLlamaConfig(config, path);
-    const tensors = canonicalWeights(weights, parsed);
     const expected = llamaParameterShapes(parsed);
-    checkWeights(tensors, expected, path);
+    const byName = matchWeights(new MemorySource(path, weights).list(), expected, parsed, path);
     const store = new ParameterStore();
     for (const [name, shape] of expected) {
-      const host = tensors.get(name)!;
-      const initial = tf.tensor(host.data as Float32Array, shape, 'float32');
-      store.add(name, initial);
+      const host = weights.get(byName.get(name)!.name)!;
+      if (host.dtype !== 'float32') {
+        store.dispose();
+        throw new Llm2ClipError('E_FORMAT', 'expected a floating-point tensor', { path, field: name });
+      }
+      store.add(name, tf.tensor(host.data as Float32Array, shape, 'float32'));
     }
     return new LlamaModel(parsed, store);
   }
 
   /**
-   * Loads a Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded
-   * `model-0000k-of-0000n.safetensors` set with its index. F32, F16 and BF16 weights load.
+   * Builds a model from a {@link WeightSource}: names and shapes are checked from the headers
+   * first, then tensors are read and converted one at a time straight into their final buffers, so
+   * peak memory stays near the float32 size of the model. The source is not closed.
    */
-  static async fromPretrained(dir: string): Promise<LlamaModel> {
-    const config = await readLlamaConfig(join(dir, 'config.json'));
-    const weights = await readModelWeights(dir);
-    return LlamaModel.fromWeights(config, weights, dir);
+  static async fromSource(config: LlamaConfig | LlamaConfigInput, source: WeightSource, options: LoadOptions = {}): Promise<LlamaModel> {
+    const parsed = parseLlamaConfig(config, source.path);
+    const expected = llamaParameterShapes(parsed);
+    const byName = matchWeights(source.list(), expected, parsed, source.path);
+    const store = new ParameterStore();
+    try {
+      let done = 0;
+      for (const [name, shape] of expected) {
+        const values = await source.read(byName.get(name)!.name);
+        store.add(name, tf.tensor(values, shape, 'float32'));
+        options.onProgress?.({ task: 'load', done: ++done, total: expected.size, unit: 'tensor', values: { tensor: name } });
+      }
+    } catch (error) {
+      store.dispose();
+      throw error;
+    }
+    return new LlamaModel(parsed, store, options.ropeFactors);
   }
 
   /**
-   * Writes `config.json` and `model.safetensors` (F32, Hugging Face names, `lm_head.weight`
-   * omitted when tied) into `dir`, each file atomically. Other files in `dir` (a tokenizer) stay.
+   * Loads a Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded
+   * `model-0000k-of-0000n.safetensors` set with its index. F32, F16, BF16 (and F64) weights are
+   * converted to float32 while streaming from disk. A path ending in `.gguf` loads a GGUF file
+   * (see `loadGgufModel`); a hub id (`org/name`) that is not a local path is downloaded into the
+   * Hugging Face cache first (see `hubDownload`).
    */
-  async save(dir: string): Promise<void> {
-    await writeSafetensors(join(dir, 'model.safetensors'), this.parameters.toHost(), { format: 'pt' });
+  static async fromPretrained(pathOrId: string, options: LoadOptions = {}): Promise<LlamaModel> {
+    const dir = await resolvePretrained(pathOrId, 'model', { ...options.hub, onProgress: options.hub?.onProgress ?? options.onProgress });
+    if (dir.toLowerCase().endsWith('.gguf')) {
+      const { loadGgufModel } = await import('./gguf-model.js');
+      return (await loadGgufModel(dir, options)).model;
+    }
+    const config = await readLlamaConfig(join(dir, 'config.json'));
+    const source = await SafetensorsSource.openDirectory(dir);
+    try {
+      return await LlamaModel.fromSource(config, source, options);
+    } finally {
+      await source.close();
+    }
+  }
+
+  /**
+   * Writes `config.json` and the weights in the Hugging Face layout (`model.safetensors`, or
+   * `model-0000k-of-0000n.safetensors` + `model.safetensors.index.json` above `maxShardBytes`;
+   * Hugging Face names, `lm_head.weight` omitted when tied; `torch_dtype` set to the storage type)
+   * into `dir`, each file atomically. Other files in `dir` (a tokenizer) stay.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    const dtype = options.dtype ?? 'F32';
+    const tensors = this.parameters.entries().map(([name, variable]) => ({
+      name,
+      shape: variable.shape,
+      values: async () => (await variable.data()) as Float32Array,
+    }));
+    await writeSafetensorsModel(dir, tensors, { dtype, maxShardBytes: options.maxShardBytes });
     const architectures = this.config.architectures ?? [`${{ llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2' }[this.config.model_type]}ForCausalLM`];
-    await writeJsonAtomic(join(dir, 'config.json'), { ...this.config, architectures, torch_dtype: 'float32' });
+    await writeJsonAtomic(join(dir, 'config.json'), { ...this.config, architectures, torch_dtype: TORCH_DTYPE[dtype] });
   }
 
   /** Hidden size (the width of `forward`'s output). */
@@ -371,7 +446,7 @@ export class LlamaModel {
    * masks padding keys only. Differentiable with respect to the trainable weights.
    */
   forward(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
-    const { bidirectional = false, training = false, rng } = options;
+    const { bidirectional = false, training = false, rng, positionIds } = options;
     const context: ForwardContext = { training, rng };
     const config = this.config;
     const [batch, seq] = inputIds.shape;
@@ -381,15 +456,22 @@ export class LlamaModel {
     const heads = config.num_attention_heads;
     const kvHeads = kvHeadsOf(config);
     const eps = config.rms_norm_eps;
+    // bidirectional (LLM2Vec) attention has no sliding window: every token sees every real token
     const slidingWindow = bidirectional ? undefined : slidingWindowOf(config);
+    const firstWindowLayer = firstSlidingWindowLayer(config);
     return tf.tidy(() => {
       const ids = tf.cast(inputIds, 'int32');
       // hidden states are kept flat [batch·seq, hidden] between layers; attention reshapes them
       let hidden: tf.Tensor = tf.reshape(tf.gather(this.embedTokens, tf.reshape(ids, [-1])), [batch * seq, config.hidden_size]);
-      const positions = ropePositionIds(attentionMask);
+      if (positionIds !== undefined && (positionIds.shape[0] !== batch || positionIds.shape[1] !== seq)) {
+        throw new Llm2ClipError('E_SHAPE', `position ids [${positionIds.shape}] do not match input ids [${inputIds.shape}]`, { field: 'positionIds' });
+      }
+      const positions = positionIds === undefined ? ropePositionIds(attentionMask) : tf.cast(positionIds, 'float32');
       const rope = ropeTables(positions, this.inverseFrequencies);
-      const bias = attentionBias(attentionMask, !bidirectional, slidingWindow);
-      for (const layer of this.layers) {
+      const fullBias = attentionBias(attentionMask, !bidirectional);
+      const windowBias = slidingWindow === undefined ? fullBias : attentionBias(attentionMask, true, slidingWindow);
+      for (const [index, layer] of this.layers.entries()) {
+        const bias = slidingWindow !== undefined && index >= firstWindowLayer ? windowBias : fullBias;
         const normed = rmsNorm(hidden, layer.inputNorm, eps);
         const q = applyRope(splitHeads(tf.reshape(this.project(normed, layer.q, context), [batch, seq, -1]), heads), rope);
         const k = applyRope(splitHeads(tf.reshape(this.project(normed, layer.k, context), [batch, seq, -1]), kvHeads), rope);

@@ -12,6 +12,7 @@ import {
   type LinearAdapter,
   type LlamaLinearModule,
   type LlamaModel,
+  type SaveOptions,
 } from './llama-model.js';
 
 /** LoRA settings (PEFT's `LoraConfig` fields in camelCase). */
@@ -24,6 +25,8 @@ export const LoraOptionsSchema = z.object({
   dropout: z.number().min(0).lt(1).default(0.05),
   /** Linear modules that get an adapter. Default: all seven of a Llama layer. */
   targetModules: z.array(z.enum(LLAMA_LINEAR_MODULES)).min(1).default([...LLAMA_LINEAR_MODULES]),
+  /** Rank-stabilised LoRA (PEFT `use_rslora`): scale `alpha / √r` instead of `alpha / r`. Default false. */
+  rslora: z.boolean().optional(),
 });
 
 /** Resolved LoRA settings. */
@@ -57,12 +60,12 @@ const AdapterConfigSchema = z.looseObject({
   r: z.number().int().positive(),
   lora_alpha: z.number().positive(),
   lora_dropout: z.number().min(0).lt(1).default(0),
-  target_modules: z.array(z.string()),
+  target_modules: z.union([z.array(z.string()), z.string()]),
   bias: z.literal('none').default('none'),
   base_model_name_or_path: z.string().nullish(),
   task_type: z.string().nullish(),
   use_dora: z.literal(false).optional(),
-  use_rslora: z.literal(false).optional(),
+  use_rslora: z.boolean().optional(),
   fan_in_fan_out: z.literal(false).optional(),
 });
 
@@ -92,6 +95,7 @@ export class LoraAdapter implements LinearAdapter {
   readonly metadata: Required<AdapterMetadata>;
   private readonly pairs = new Map<string, LoraPair>();
   private merged = false;
+  private kept = false;
 
   private constructor(model: LlamaModel, options: LoraOptions, parameters: ParameterStore, metadata: AdapterMetadata) {
     this.model = model;
@@ -155,15 +159,13 @@ export class LoraAdapter implements LinearAdapter {
       throw new Llm2ClipError('E_CONFIG', `unsupported adapter config: ${issue.message}`, { path: configPath, field: issue.path.map(String).join('.') });
     }
     const config = parsedConfig.data;
-    const unknownModules = config.target_modules.filter((m) => !(LLAMA_LINEAR_MODULES as readonly string[]).includes(m));
-    if (unknownModules.length > 0) {
-      throw new Llm2ClipError('E_CONFIG', `unsupported target modules ${unknownModules.join(', ')}`, { path: configPath, field: 'target_modules' });
-    }
+    const targetModules = resolveTargetModules(config.target_modules, configPath);
     const options = parseLoraOptions({
       r: config.r,
       alpha: config.lora_alpha,
       dropout: config.lora_dropout,
-      targetModules: LLAMA_LINEAR_MODULES.filter((m) => config.target_modules.includes(m)),
+      targetModules,
+      ...(config.use_rslora === true ? { rslora: true } : {}),
     });
     const weightsPath = join(dir, 'adapter_model.safetensors');
     const file = await readSafetensors(weightsPath);
@@ -199,9 +201,9 @@ export class LoraAdapter implements LinearAdapter {
     return adapter;
   }
 
-  /** `alpha / r`. */
+  /** `alpha / r` (`alpha / √r` with rsLoRA). */
   get scale(): number {
-    return this.options.alpha / this.options.r;
+    return this.options.rslora === true ? this.options.alpha / Math.sqrt(this.options.r) : this.options.alpha / this.options.r;
   }
 
   /** True once {@link merge} has folded the adapter into the base weights. */
@@ -263,16 +265,17 @@ export class LoraAdapter implements LinearAdapter {
       layers_pattern: null,
       rank_pattern: {},
       alpha_pattern: {},
-      use_rslora: false,
+      use_rslora: this.options.rslora === true,
       use_dora: false,
     };
   }
 
   /**
-   * Folds `(alpha/r)·B·A` into each target base weight, detaches the adapter and frees its
-   * weights. The model then computes the same outputs without the adapter.
+   * Folds `(alpha/r)·B·A` into each target base weight and detaches the adapter; the model then
+   * computes the same outputs without it. The adapter weights are freed unless `keepAdapter`
+   * is set, which allows {@link unmerge} later.
    */
-  merge(): void {
+  merge(options: { keepAdapter?: boolean } = {}): void {
     if (this.merged) throw new Llm2ClipError('E_STATE', 'adapter already merged');
     for (const [name, pair] of this.pairs) {
       const weight = this.model.parameters.get(`${name}.weight`);
@@ -280,8 +283,45 @@ export class LoraAdapter implements LinearAdapter {
     }
     this.deactivate();
     this.merged = true;
-    this.parameters.dispose();
-    this.pairs.clear();
+    this.kept = options.keepAdapter === true;
+    if (!this.kept) {
+      this.parameters.dispose();
+      this.pairs.clear();
+    }
+  }
+
+  /**
+   * Subtracts `(alpha/r)·B·A` from the base weights again and re-attaches the adapter (as PEFT's
+   * `unmerge_adapter`). Needs a merge made with `keepAdapter: true`. Float rounding leaves the base
+   * weights within ~1 ulp of their values before the merge.
+   */
+  unmerge(): void {
+    if (!this.merged) throw new Llm2ClipError('E_STATE', 'adapter is not merged');
+    if (!this.kept) throw new Llm2ClipError('E_STATE', 'adapter weights were freed by merge(); merge with { keepAdapter: true } to unmerge');
+    for (const [name, pair] of this.pairs) {
+      const weight = this.model.parameters.get(`${name}.weight`);
+      tf.tidy(() => weight.assign(tf.sub(weight, tf.mul(tf.matMul(pair.b, pair.a), this.scale))));
+    }
+    this.merged = false;
+    this.activate();
+  }
+
+  /**
+   * Writes the model with this adapter folded in, in the Hugging Face layout (`config.json` +
+   * `model.safetensors`, sharded above `maxShardBytes`), without changing the model: an unmerged
+   * adapter is merged for the save and unmerged afterwards.
+   */
+  async saveMerged(dir: string, options: SaveOptions = {}): Promise<void> {
+    if (this.merged) {
+      await this.model.save(dir, options);
+      return;
+    }
+    this.merge({ keepAdapter: true });
+    try {
+      await this.model.save(dir, options);
+    } finally {
+      this.unmerge();
+    }
   }
 
   /** Hash of the adapter settings and weights. */
@@ -295,6 +335,28 @@ export class LoraAdapter implements LinearAdapter {
     this.parameters.dispose();
     this.pairs.clear();
   }
+}
+
+/**
+ * PEFT's `target_modules`: a list of module names (or name suffixes), `all-linear`, or a regular
+ * expression that must match the full module name (`model.layers.0.self_attn.q_proj`).
+ */
+function resolveTargetModules(target: string | string[], path: string): LlamaLinearModule[] {
+  if (Array.isArray(target)) {
+    const unknown = target.filter((m) => !LLAMA_LINEAR_MODULES.some((known) => m === known || m.endsWith(`.${known}`)));
+    if (unknown.length > 0) throw new Llm2ClipError('E_CONFIG', `unsupported target modules ${unknown.join(', ')}`, { path, field: 'target_modules' });
+    return LLAMA_LINEAR_MODULES.filter((known) => target.some((m) => m === known || m.endsWith(`.${known}`)));
+  }
+  if (target === 'all-linear') return [...LLAMA_LINEAR_MODULES];
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(`^(?:${target})$`);
+  } catch (cause) {
+    throw new Llm2ClipError('E_CONFIG', 'target_modules is not a valid regular expression', { path, field: 'target_modules', cause });
+  }
+  const chosen = LLAMA_LINEAR_MODULES.filter((m) => pattern.test(linearModuleName(0, m)));
+  if (chosen.length === 0) throw new Llm2ClipError('E_CONFIG', `target_modules ${JSON.stringify(target)} matches no Linear module`, { path, field: 'target_modules' });
+  return chosen;
 }
 
 /** Validates LoRA options (defaults r 16, alpha 32, dropout 0.05, all seven modules). */

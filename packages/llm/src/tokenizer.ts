@@ -43,6 +43,25 @@ export interface EncodedBatch {
   length: number;
 }
 
+/**
+ * Prompt wrapping applied around every input: `llama3` is the Llama-3 chat turn that LLM2Vec and
+ * the released LLM2CLIP Llama-3 checkpoints use (`<|start_header_id|>user<|end_header_id|>\n\n`
+ * before, `<|eot_id|>` after the text, after `<|begin_of_text|>`); `none` leaves texts as they
+ * are; `auto` picks `llama3` when `tokenizer_config.json`'s `chat_template` is a Llama-3 one.
+ */
+export type ChatTemplate = 'auto' | 'llama3' | 'none';
+
+/** Options of {@link LlmTokenizer.fromDirectory} and {@link LlmTokenizer.fromJson}. */
+export interface LlmTokenizerOptions {
+  /** Prompt wrapping. Default `none` (`auto` in `LlmEmbedder.fromPretrained`). */
+  chatTemplate?: ChatTemplate;
+}
+
+/** The user-turn header of the Llama-3 chat template. */
+export const LLAMA3_USER_HEADER = '<|start_header_id|>user<|end_header_id|>\n\n';
+/** The end-of-turn marker of the Llama-3 chat template. */
+export const LLAMA3_END_OF_TURN = '<|eot_id|>';
+
 type SpecialTokenValue = string | { content?: string } | null | undefined;
 
 function specialTokenContent(value: SpecialTokenValue): string | undefined {
@@ -97,8 +116,13 @@ export class LlmTokenizer {
   /** Ids the post-processor puts before / after a single sequence. */
   private readonly prefixIds: number[];
   private readonly suffixIds: number[];
+  /** The prompt wrapping in effect (`auto` resolved). */
+  readonly chatTemplate: 'llama3' | 'none';
 
-  private constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, path: string) {
+  private readonly source: { json: Record<string, unknown>; config: Record<string, unknown>; path: string };
+
+  private constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, path: string, options: LlmTokenizerOptions = {}) {
+    this.source = { json: tokenizerJson, config: tokenizerConfig, path };
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     } catch (cause) {
@@ -130,10 +154,22 @@ export class LlmTokenizer {
     if (offset < 0) throw new Llm2ClipError('E_FORMAT', 'cannot locate the text inside the post-processor template', { path, field: 'post_processor' });
     this.prefixIds = full.slice(0, offset);
     this.suffixIds = full.slice(offset + bare.length);
+    const requested = options.chatTemplate ?? 'none';
+    if (requested !== 'auto' && requested !== 'llama3' && requested !== 'none') {
+      throw new Llm2ClipError('E_CONFIG', `chatTemplate must be auto, llama3 or none, got ${String(requested)}`, { field: 'chatTemplate' });
+    }
+    const template = tokenizerConfig.chat_template;
+    const isLlama3 = typeof template === 'string' && template.includes('<|start_header_id|>');
+    this.chatTemplate = requested === 'llama3' || (requested === 'auto' && isLlama3) ? 'llama3' : 'none';
+    if (this.chatTemplate === 'llama3') {
+      for (const token of ['<|start_header_id|>', '<|end_header_id|>', LLAMA3_END_OF_TURN]) {
+        if (this.tokenizer.token_to_id(token) === undefined) throw new Llm2ClipError('E_CONFIG', `the Llama-3 chat template needs token ${token}, which the vocabulary lacks`, { path, field: 'chatTemplate' });
+      }
+    }
   }
 
   /** Reads `tokenizer.json` and (if present) `tokenizer_config.json` from a model directory. */
-  static async fromDirectory(dir: string): Promise<LlmTokenizer> {
+  static async fromDirectory(dir: string, options: LlmTokenizerOptions = {}): Promise<LlmTokenizer> {
     const tokenizerPath = join(dir, 'tokenizer.json');
     const tokenizerJson = await readJson(tokenizerPath);
     let config: Record<string, unknown> = {};
@@ -142,12 +178,17 @@ export class LlmTokenizer {
     } catch (error) {
       if (!(error instanceof Llm2ClipError && error.code === 'E_IO')) throw error;
     }
-    return new LlmTokenizer(tokenizerJson, config, tokenizerPath);
+    return new LlmTokenizer(tokenizerJson, config, tokenizerPath, options);
   }
 
   /** Builds a tokenizer from already-parsed `tokenizer.json` and `tokenizer_config.json` objects. */
-  static fromJson(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown> = {}, path = '<memory>'): LlmTokenizer {
-    return new LlmTokenizer(tokenizerJson, tokenizerConfig, path);
+  static fromJson(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown> = {}, path = '<memory>', options: LlmTokenizerOptions = {}): LlmTokenizer {
+    return new LlmTokenizer(tokenizerJson, tokenizerConfig, path, options);
+  }
+
+  /** The same tokenizer with another prompt wrapping. */
+  withChatTemplate(chatTemplate: ChatTemplate): LlmTokenizer {
+    return new LlmTokenizer(this.source.json, this.source.config, this.source.path, { chatTemplate });
   }
 
   /** Token ids of `text` without special tokens. */
@@ -156,27 +197,41 @@ export class LlmTokenizer {
   }
 
   /**
-   * Tokenizes one input. A pair `[instruction, text]` becomes `prefix + instruction + text + suffix`
-   * with only the text tokens in `embedMask`; the text is tokenized on its own, so its tokens are
-   * the same with or without an instruction (LLM2Vec counts them the same way). Truncation cuts the
-   * text (then the instruction) so that at most `maxLength` ids remain, specials kept.
+   * Tokenizes one input the way LLM2Vec does. A pair `[instruction, text]` is encoded as one
+   * string `instruction.trim() + ' ' + text` and a plain text as itself (wrapped in the Llama-3
+   * user turn when {@link chatTemplate} is `llama3`), with the post-processor's special tokens
+   * around it. `embedMask` marks the last N tokens before the suffix, N being the token count of
+   * the text (plus `<|eot_id|>` under the template) encoded on its own — so BOS, the template
+   * header and the instruction are never pooled.
+   *
+   * Truncation to `maxLength` cuts the text only: special tokens, template and instruction stay.
    */
   tokenize(input: TextInput, options: TokenizeOptions = {}): TokenizedText {
     const { maxLength = 512, addSpecialTokens = true } = options;
     const prefix = addSpecialTokens ? this.prefixIds : [];
     const suffix = addSpecialTokens ? this.suffixIds : [];
-    const budget = Math.max(0, maxLength - prefix.length - suffix.length);
-    if (typeof input === 'string') {
-      const text = this.encodeText(input).slice(0, budget);
-      const ids = [...prefix, ...text, ...suffix];
-      return { ids, embedMask: new Array<number>(ids.length).fill(1) };
+    const [instruction, rawText] = typeof input === 'string' ? ['', input] : input;
+    const template = this.chatTemplate === 'llama3';
+    const trimmed = instruction.trim();
+    const lead = (template ? LLAMA3_USER_HEADER : '') + (trimmed.length > 0 ? `${trimmed} ` : '');
+    const text = template ? rawText.trimEnd() : rawText;
+    const tail = template ? LLAMA3_END_OF_TURN : '';
+    const joined = this.encodeText(lead + text + tail);
+    const pooledCount = Math.min(this.encodeText(text + tail).length, joined.length);
+    if (prefix.length + joined.length + suffix.length <= maxLength) {
+      const ids = [...prefix, ...joined, ...suffix];
+      const embedMask = new Array<number>(ids.length).fill(0);
+      embedMask.fill(1, prefix.length + joined.length - pooledCount, prefix.length + joined.length);
+      return { ids, embedMask };
     }
-    const [instruction, textInput] = input;
-    const instructionIds = this.encodeText(instruction.trim()).slice(0, budget);
-    const text = this.encodeText(textInput).slice(0, budget - instructionIds.length);
-    const ids = [...prefix, ...instructionIds, ...text, ...suffix];
+    const leadIds = lead.length > 0 ? this.encodeText(lead) : [];
+    const tailIds = tail.length > 0 ? this.encodeText(tail) : [];
+    const budget = Math.max(0, maxLength - prefix.length - suffix.length - leadIds.length - tailIds.length);
+    const textIds = this.encodeText(text).slice(0, budget);
+    const ids = [...prefix, ...leadIds, ...textIds, ...tailIds, ...suffix].slice(0, maxLength);
     const embedMask = new Array<number>(ids.length).fill(0);
-    embedMask.fill(1, prefix.length + instructionIds.length, prefix.length + instructionIds.length + text.length);
+    const start = prefix.length + leadIds.length;
+    embedMask.fill(1, Math.min(start, ids.length), Math.min(start + textIds.length + tailIds.length, ids.length));
     return { ids, embedMask };
   }
 

@@ -96,7 +96,7 @@ describe('LlmEmbedder', () => {
     expect(maxAbsDiff((await merged.embed(TEXTS)).data, expected.data)).toBeLessThan(1e-5);
     expect(maxAbsDiff((await unmerged.embed(TEXTS)).data, expected.data)).toBeLessThan(1e-5);
     expect(plain.describe().fingerprint).not.toBe(merged.describe().fingerprint);
-    expect(merged.describe().details).toMatchObject({ pooling: 'mean', bidirectional: true, maxLength: 512 });
+    expect(merged.describe().details).toMatchObject({ pooling: 'mean', bidirectional: true, maxLength: 512, chatTemplate: 'none' });
     const before = tf.memory().numTensors;
     plain.dispose();
     merged.dispose();

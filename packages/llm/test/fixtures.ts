@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '@llm2clip/core';
 import type { LlamaConfigInput } from '../src/index.js';
 
 /** Special tokens of the test vocabulary, ids 0..4 (as the synthetic dataset lays them out). */
@@ -79,3 +80,24 @@ export async function writeTinyTokenizer(dir: string): Promise<void> {
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
   await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tinyTokenizerConfig()));
 }
+
+const CAPTION_WORDS = ['a', 'photo', 'of', 'the', 'dog', 'cat', 'red', 'bicycle', 'leaning', 'against', 'wall', 'sunset', 'over', 'mountains', 'two', 'people', 'walking', 'on', 'beach', "it's", "they're", "we'll", "I'd", 'New', 'York', 'Ünïcödé', 'café', 'naïve', 'façade', 'Straße', 'größer', '日本の', '富士山', '東京タワー', '서울', 'Москва', 'красный', 'αβγ', 'שלום', 'مرحبا', 'हिन्दी', 'ไทย', 'emoji', '😀', '🐕‍🦺', '👩🏽‍🚀', '🇫🇷', '❤️', '™', '©', '½', 'x²', '→', '…', '—', 'supercalifragilisticexpialidocious', 'pneumonoultramicroscopicsilicovolcanoconiosis', 'Llanfairpwllgwyngyll', 'http://example.com/a?b=c', 'user@mail.org', '#hashtag', '@mention', '$19.99', '100%', '3.14159', '1234567890', '2024-05-01', '12:30pm', '(parenthesis)', '[bracket]', '{brace}', '"quoted"', "'single'", 'semi;colon', 'C++', 'a/b\\c', 'tab\there', 'CamelCaseWord', 'snake_case_word', 'ALLCAPS', 'MiXeD'];
+const CAPTION_SEPARATORS = [' ', ' ', ' ', '  ', '   ', ', ', '. ', '! ', '? ', '\n', '\n\n', '\t', ' - ', '...', ''];
+
+/** A few hundred deterministic captions mixing scripts, emoji, digits, punctuation and whitespace runs. */
+export function variedCaptions(count: number): string[] {
+  const rng = new Rng(2024);
+  const out: string[] = ['', ' ', 'a', '   leading and trailing spaces   ', 'A photo of a cat.', '1 22 333 4444 55555 666666', '!!!???...', '\n\nnew lines\r\nand CRLF\r\n'];
+  while (out.length < count) {
+    const length = 1 + Math.floor(rng.float() * 18);
+    let text = rng.float() < 0.3 ? ' ' : '';
+    for (let i = 0; i < length; i++) {
+      text += CAPTION_WORDS[Math.floor(rng.float() * CAPTION_WORDS.length)];
+      text += CAPTION_SEPARATORS[Math.floor(rng.float() * CAPTION_SEPARATORS.length)];
+    }
+    if (rng.float() < 0.2) text += String(Math.floor(rng.float() * 1e9));
+    out.push(text);
+  }
+  return out;
+}
+

@@ -110,6 +110,79 @@ describe('LoraAdapter', () => {
     model.dispose();
   });
 
+  it('unmerges back to the base weights and saves the merged model in the HF layout, sharded', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(31));
+    const base = hidden(model);
+    const baseWeight = Float32Array.from(model.parameters.get('model.layers.0.self_attn.q_proj.weight').dataSync());
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0 }, new Rng(32));
+    randomizeB(lora, new Rng(33));
+    const adapted = hidden(model);
+    expect(maxAbsDiff(adapted, base)).toBeGreaterThan(1e-3);
+    expect(() => lora.unmerge()).toThrow(/E_STATE/);
+    lora.merge({ keepAdapter: true });
+    expect(model.adapter).toBeUndefined();
+    expect(maxAbsDiff(hidden(model), adapted)).toBeLessThan(1e-5);
+    lora.unmerge();
+    expect(model.adapter).toBe(lora);
+    expect(maxAbsDiff(hidden(model), adapted)).toBeLessThan(1e-5);
+    lora.deactivate();
+    expect(maxAbsDiff(hidden(model), base)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(model.parameters.get('model.layers.0.self_attn.q_proj.weight').dataSync() as Float32Array, baseWeight)).toBeLessThan(1e-6);
+    lora.activate();
+    // saveMerged leaves the model as it was and writes a model that needs no adapter
+    const dir = await tempDir();
+    await lora.saveMerged(dir, { maxShardBytes: 25_000, dtype: 'F32' });
+    expect(model.adapter).toBe(lora);
+    expect(lora.isMerged).toBe(false);
+    const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+    expect(Object.keys(index.weight_map)).toContain('model.layers.1.mlp.down_proj.weight');
+    expect(Object.keys(index.weight_map).some((n) => n.includes('lora'))).toBe(false);
+    const merged = await LlamaModel.fromPretrained(dir);
+    expect(maxAbsDiff(hidden(merged), adapted)).toBeLessThan(1e-5);
+    merged.dispose();
+    // a merge without keepAdapter frees the adapter weights, so there is nothing to unmerge
+    lora.merge();
+    expect(() => lora.unmerge()).toThrow(/E_STATE.*keepAdapter/);
+    model.dispose();
+  });
+
+  it('reads and writes rsLoRA adapters (scale alpha/√r)', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(36));
+    const lora = LoraAdapter.attach(model, { r: 4, alpha: 8, dropout: 0, rslora: true }, new Rng(37));
+    expect(lora.scale).toBe(4);
+    randomizeB(lora, new Rng(38));
+    const adapted = hidden(model);
+    const dir = await tempDir();
+    await lora.saveAdapter(dir);
+    expect(JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'))).toMatchObject({ use_rslora: true, r: 4, lora_alpha: 8 });
+    lora.dispose();
+    const loaded = await LoraAdapter.loadAdapter(model, dir);
+    expect(loaded.scale).toBe(4);
+    expect(maxAbsDiff(hidden(model), adapted)).toBeLessThan(1e-6);
+    loaded.dispose();
+    model.dispose();
+  });
+
+  it('reads PEFT target_modules given as a regex, all-linear or qualified names', async () => {
+    const model = LlamaModel.create(tinyConfig(), new Rng(34));
+    const lora = LoraAdapter.attach(model, { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] }, new Rng(35));
+    const dir = await tempDir();
+    await lora.saveAdapter(dir);
+    lora.dispose();
+    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    for (const target of ['.*\\.(q_proj|v_proj)', ['model.layers.0.self_attn.q_proj', 'v_proj']]) {
+      await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, target_modules: target }));
+      const loaded = await LoraAdapter.loadAdapter(model, dir);
+      expect(loaded.options.targetModules).toEqual(['q_proj', 'v_proj']);
+      loaded.dispose();
+    }
+    await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, target_modules: 'all-linear' }));
+    await expect(LoraAdapter.loadAdapter(model, dir)).rejects.toThrow(/E_MISMATCH.*missing: .*k_proj/);
+    await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, target_modules: ['c_attn'] }));
+    await expect(LoraAdapter.loadAdapter(model, dir)).rejects.toThrow(/E_CONFIG.*c_attn/);
+    model.dispose();
+  });
+
   it('trains only the LoRA weights: the base fingerprint is unchanged after steps', () => {
     const model = LlamaModel.create(tinyConfig(), new Rng(1));
     const base = model.fingerprint();

@@ -27,7 +27,8 @@ describe('LlmTokenizer', () => {
     expect(batch.length).toBe(4);
     expect([...batch.inputIds]).toEqual([1, 5, 7, 11, 0, 1, 9, 12]);
     expect([...batch.attentionMask]).toEqual([1, 1, 1, 1, 0, 1, 1, 1]);
-    expect([...batch.embedMask]).toEqual([1, 1, 1, 1, 0, 1, 1, 1]);
+    // LLM2Vec pools the text tokens only: BOS and padding are left out
+    expect([...batch.embedMask]).toEqual([0, 1, 1, 1, 0, 0, 1, 1]);
   });
 
   it('pads on the right on request', () => {
@@ -52,7 +53,15 @@ describe('LlmTokenizer', () => {
     expect(item.ids).toEqual([1, 29, 30, 28, 31, 7, 11]);
     expect(item.embedMask).toEqual([0, 0, 0, 0, 0, 1, 1]);
     const batch = tokenizer.encodeBatch([['retrieve :', 'red cube'], 'blue ball']);
-    expect([...batch.embedMask]).toEqual([0, 0, 0, 1, 1, 0, 0, 1, 1, 1]);
+    expect([...batch.embedMask]).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
+  });
+
+  it('applies no chat template unless asked, and refuses the Llama-3 one without its tokens', () => {
+    expect(tokenizer.chatTemplate).toBe('none');
+    expect(tokenizer.withChatTemplate('auto').chatTemplate).toBe('none');
+    expect(() => tokenizer.withChatTemplate('llama3')).toThrow(/E_CONFIG.*<\|start_header_id\|>/);
+    const llama3Config = { ...tinyTokenizerConfig(), chat_template: '{{ "<|start_header_id|>" }}' };
+    expect(() => LlmTokenizer.fromJson(tinyTokenizerJson(), llama3Config, 'x', { chatTemplate: 'auto' })).toThrow(/E_CONFIG/);
   });
 
   it('decodes ids back to text', () => {
