@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
-import { ParameterStore, normalInit, zerosInit, linear, attentionBias, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
+import { ParameterStore, normalInit, zerosInit, linear, attentionBias, writeSafetensors, readSafetensors, type HostTensor } from '@llm2clip/tensor';
 import { parseClipTextConfig, type ClipTextConfig, type ClipTextConfigInput } from './config.js';
 import { addEncoderParameters, addLayerNorm, applyLayerNorm, encoderForward, type WeightInit } from './encoder.js';
-import { readConfigJson, readModelWeights } from './hf-weights.js';
+import { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, openClipTextConfig, openClipTextToHf } from './open-clip.js';
 
 const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
 const POSITION_EMBEDDING = 'text_model.embeddings.position_embedding.weight';
@@ -75,12 +76,25 @@ export class ClipTextModel {
 
   /**
    * Loads a tower from a Hugging Face directory (`config.json` as `CLIPTextConfig` or a `CLIPConfig`
-   * with `text_config`; `model.safetensors`). Vision tensors of a full CLIP checkpoint are skipped.
+   * with `text_config`; `model.safetensors`; vision tensors of a full CLIP checkpoint are skipped)
+   * or an open_clip one (`open_clip_config.json` + `open_clip_model.safetensors`, converted by
+   * {@link openClipTextToHf}; pooling at the largest id, as open_clip does).
    */
   static async fromPretrained(dir: string): Promise<ClipTextModel> {
-    const config = parseClipTextConfig(await readConfigJson(dir), join(dir, 'config.json'));
-    const { tensors, path } = await readModelWeights(dir);
-    const text = new Map<string, HostTensor>([...tensors].filter(([name]) => isTextWeight(name)));
+    let config: ClipTextConfig;
+    let text: Map<string, HostTensor>;
+    let path: string;
+    if (!(await fileExists(join(dir, 'config.json'))) && (await fileExists(join(dir, OPEN_CLIP_CONFIG)))) {
+      const configPath = join(dir, OPEN_CLIP_CONFIG);
+      config = parseClipTextConfig(openClipTextConfig(await readConfigJson(dir, OPEN_CLIP_CONFIG), configPath), configPath);
+      path = join(dir, OPEN_CLIP_WEIGHTS);
+      text = openClipTextToHf((await readSafetensors(path)).tensors, path);
+    } else {
+      config = parseClipTextConfig(await readConfigJson(dir), join(dir, 'config.json'));
+      const weights = await readModelWeights(dir);
+      path = weights.path;
+      text = new Map<string, HostTensor>([...weights.tensors].filter(([name]) => isTextWeight(name)));
+    }
     const projection = text.get(PROJECTION);
     if (projection !== undefined) config.projection_dim = projection.shape[0];
     const model = ClipTextModel.build(config, (shape) => zerosInit(shape));
@@ -107,11 +121,15 @@ export class ClipTextModel {
   }
 
   /**
-   * Where each row is pooled: the first `eos_token_id`, else the last non-padding token.
-   * Returns int32 `[batch]` (caller owns it).
+   * Where each row is pooled, as transformers' `CLIPTextTransformer`: configs with the legacy
+   * `eos_token_id: 2` (OpenAI's original uploads, open_clip) pool at the largest id (CLIP's end
+   * token has the largest id); others at the first `eos_token_id` — or, when a row has none, at its
+   * last non-padding token (transformers would take position 0 there). Returns int32 `[batch]`
+   * (caller owns it).
    */
   poolingPositions(inputIds: tf.Tensor2D): tf.Tensor1D {
     return tf.tidy(() => {
+      if (this.config.eos_token_id === 2) return tf.cast(tf.argMax(tf.cast(inputIds, 'int32'), 1), 'int32') as tf.Tensor1D;
       const isEos = tf.cast(tf.equal(inputIds, this.config.eos_token_id), 'int32');
       const hasEos = tf.greater(tf.max(isEos, 1), 0);
       const firstEos = tf.cast(tf.argMax(isEos, 1), 'int32');

@@ -49,3 +49,8 @@ export async function readModelWeights(dir: string): Promise<{ tensors: Map<stri
   }
   return { tensors, path: indexPath };
 }
+
+/** True when `path` exists. */
+export async function fileExists(path: string): Promise<boolean> {
+  return exists(path);
+}

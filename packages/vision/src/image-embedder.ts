@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { embeddingMatrix, fingerprint, type EmbedOptions, type EmbeddingMatrix, type ImageEmbedder, type ImageRef, type ModelDescription } from '@llm2clip/core';
 import type { ClipVisionModel } from './vit.js';
+import { Eva02VisionModel } from './eva-vit.js';
 import type { ImagePreprocessor } from './preprocess.js';
 
 /** Options of {@link ClipImageEmbedder}. */
@@ -12,17 +13,17 @@ export interface ClipImageEmbedderOptions {
 }
 
 /**
- * An {@link ImageEmbedder} over a {@link ClipVisionModel}: evaluation preprocessing (shortest-edge
+ * An {@link ImageEmbedder} over a {@link ClipVisionModel} or an {@link Eva02VisionModel}: evaluation preprocessing (shortest-edge
  * resize, center crop, normalise), forward in batches, projected features as rows (not
  * normalised). The embedder does not own the model; dispose the model yourself.
  */
 export class ClipImageEmbedder implements ImageEmbedder {
-  private readonly model: ClipVisionModel;
+  private readonly model: ClipVisionModel | Eva02VisionModel;
   private readonly preprocessor: ImagePreprocessor;
   private readonly batchSize: number;
   private readonly name: string;
 
-  constructor(model: ClipVisionModel, preprocessor: ImagePreprocessor, options: ClipImageEmbedderOptions = {}) {
+  constructor(model: ClipVisionModel | Eva02VisionModel, preprocessor: ImagePreprocessor, options: ClipImageEmbedderOptions = {}) {
     this.model = model;
     this.preprocessor = preprocessor;
     this.batchSize = Math.max(1, options.batchSize ?? 32);
@@ -61,7 +62,7 @@ export class ClipImageEmbedder implements ImageEmbedder {
       name: this.name,
       fingerprint: fingerprint(this.model.fingerprint(), this.preprocessor.describe()),
       details: {
-        architecture: 'CLIPVisionModelWithProjection',
+        architecture: this.model instanceof Eva02VisionModel ? 'EVA02' : 'CLIPVisionModelWithProjection',
         imageSize: c.image_size,
         patchSize: c.patch_size,
         hiddenSize: c.hidden_size,

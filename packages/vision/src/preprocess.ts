@@ -2,19 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import type { Sharp, OutputInfo } from 'sharp';
 import { Llm2ClipError, type ImageRef, type RawImage, type Rng } from '@llm2clip/core';
+import { cropRaw, resizeBicubicPil } from './pil-resize.js';
+import { centerCropBoxOf, randomResizedCropBox, shortestEdgeSize, type CenterCropRounding, type CropBox, type RandomResizedCropOptions } from './image-geometry.js';
+
+export { centerCropBoxOf, randomResizedCropBox, roundHalfEven, shortestEdgeSize, type CenterCropRounding, type CropBox, type RandomResizedCropOptions } from './image-geometry.js';
 
 /** Per-channel RGB mean of OpenAI CLIP's preprocessing. */
 export const OPENAI_CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 /** Per-channel RGB standard deviation of OpenAI CLIP's preprocessing. */
 export const OPENAI_CLIP_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
-
-/** A crop rectangle in pixels. */
-export interface CropBox {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
 
 /** Options of {@link ImagePreprocessor}. */
 export interface ImagePreprocessorOptions {
@@ -30,51 +26,32 @@ export interface ImagePreprocessorOptions {
   limitInputPixels?: number;
   /** Images decoded at once by the batch helpers. Default 4. */
   concurrency?: number;
+  /**
+   * Resampling: `'pil'` (default) is Pillow's bicubic ported bit-exactly ({@link resizeBicubicPil}),
+   * what transformers 4's `CLIPImageProcessor` and torchvision on PIL images (open_clip, LLM2CLIP)
+   * compute (transformers 5's torchvision-backed `CLIPImageProcessor` was measured one to two
+   * grey levels from it); `'sharp'` uses libvips' cubic kernel (faster, but several grey levels away
+   * from the Python stack).
+   */
+  resample?: Resample;
+  /** Center-crop offsets: `'hf'` floors (CLIPImageProcessor, default), `'torchvision'` rounds (open_clip eval). */
+  centerCrop?: CenterCropRounding;
 }
 
-/** Options of {@link ImagePreprocessor.randomResizedCrop}, torchvision's `RandomResizedCrop`. */
-export interface RandomResizedCropOptions {
-  /** Range of the crop's area as a fraction of the image. Default `[0.9, 1.0]`. */
-  scale?: readonly [number, number];
-  /** Range of the crop's aspect ratio (width/height). Default `[3/4, 4/3]`. */
-  ratio?: readonly [number, number];
-}
-
+/** How {@link ImagePreprocessor} resamples. */
+export type Resample = 'pil' | 'sharp';
 /**
- * The crop box torchvision's `RandomResizedCrop.get_params` draws (10 tries at a random area and
- * log-uniform aspect ratio, then a center-crop fallback), drawing from `rng`.
- */
-export function randomResizedCropBox(width: number, height: number, rng: Rng, options: RandomResizedCropOptions = {}): CropBox {
-  const [minScale, maxScale] = options.scale ?? [0.9, 1.0];
-  const [minRatio, maxRatio] = options.ratio ?? [3 / 4, 4 / 3];
-  const area = width * height;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const targetArea = area * rng.uniform(minScale, maxScale);
-    const aspect = Math.exp(rng.uniform(Math.log(minRatio), Math.log(maxRatio)));
-    const w = Math.round(Math.sqrt(targetArea * aspect));
-    const h = Math.round(Math.sqrt(targetArea / aspect));
-    if (w > 0 && w <= width && h > 0 && h <= height) {
-      return { top: rng.int(0, height - h), left: rng.int(0, width - w), width: w, height: h };
-    }
-  }
-  const inRatio = width / height;
-  let w = width;
-  let h = height;
-  if (inRatio < minRatio) h = Math.round(w / minRatio);
-  else if (inRatio > maxRatio) w = Math.round(h * maxRatio);
-  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), width: w, height: h };
-}
-
-/**
- * CLIP image preprocessing with sharp: decode an {@link ImageRef} (encoded bytes via sharp, raw
- * pixels as they are), resize the shorter side to `imageSize` with bicubic (sharp's `cubic`, a
- * Catmull-Rom kernel like PIL's bicubic), center-crop to `imageSize²` (Hugging Face's
- * `CLIPImageProcessor` geometry), rescale by 1/255 and normalise per channel. Output is a
- * `Float32Array` in CHW order; the batch helpers stack them into a `[batch, 3, size, size]` tensor.
+ * CLIP image preprocessing: decode an {@link ImageRef} with sharp (encoded bytes; raw pixels are
+ * used as they are), resize the shorter side to `imageSize` with Pillow's bicubic (ported
+ * bit-exactly, see {@link resizeBicubicPil}), center-crop to `imageSize²` (Hugging Face's
+ * `CLIPImageProcessor` geometry, or torchvision's with `centerCrop: 'torchvision'`), rescale by
+ * 1/255 and normalise per channel. Output is a `Float32Array` in CHW order; the batch helpers
+ * stack them into a `[batch, 3, size, size]` tensor. Training augmentation is torchvision's
+ * `RandomResizedCrop` (bicubic) with a seeded `Rng`.
  *
  * @example
  * ```ts
- * const pre = new ImagePreprocessor({ imageSize: 64 });
+ * const pre = ImagePreprocessor.fromPreprocessorConfig(json); // or new ImagePreprocessor({ imageSize: 224 })
  * const pixels = await pre.preprocessBatch(samples.map((s) => s.image)); // tf.Tensor4D, caller disposes
  * ```
  */
@@ -87,6 +64,10 @@ export class ImagePreprocessor {
   readonly std: readonly number[];
   /** Resize policy. */
   readonly resize: 'shortest-edge';
+  /** Resampling implementation. */
+  readonly resample: Resample;
+  /** Center-crop rounding. */
+  readonly centerCrop: CenterCropRounding;
   private readonly limitInputPixels: number;
   private readonly concurrency: number;
 
@@ -100,38 +81,121 @@ export class ImagePreprocessor {
     this.mean = [...mean];
     this.std = [...std];
     this.resize = resize;
+    this.resample = options.resample ?? 'pil';
+    this.centerCrop = options.centerCrop ?? 'hf';
+    if (this.resample !== 'pil' && this.resample !== 'sharp') throw new Llm2ClipError('E_CONFIG', `resample must be 'pil' or 'sharp', got ${String(this.resample)}`, { field: 'resample' });
+    if (this.centerCrop !== 'hf' && this.centerCrop !== 'torchvision') throw new Llm2ClipError('E_CONFIG', `centerCrop must be 'hf' or 'torchvision', got ${String(this.centerCrop)}`, { field: 'centerCrop' });
     this.limitInputPixels = options.limitInputPixels ?? 64 * 1024 * 1024;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
 
+  /**
+   * A preprocessor from a Hugging Face `preprocessor_config.json` (`CLIPImageProcessor`: `size`
+   * `{shortest_edge}` or a number, `crop_size`, `image_mean`, `image_std`, `resample` 3 = bicubic).
+   * Only the bicubic shortest-edge + square center-crop pipeline is supported; anything else is an
+   * `E_CONFIG` naming the field.
+   */
+  static fromPreprocessorConfig(json: unknown, options: Omit<ImagePreprocessorOptions, 'imageSize' | 'mean' | 'std'> = {}, path?: string): ImagePreprocessor {
+    const config = (json ?? {}) as Record<string, unknown>;
+    const size = config.size;
+    const shortest = typeof size === 'number' ? size : (size as { shortest_edge?: unknown } | undefined)?.shortest_edge;
+    if (typeof shortest !== 'number') throw new Llm2ClipError('E_CONFIG', 'preprocessor_config.json needs size.shortest_edge', { path, field: 'size' });
+    const crop = config.crop_size;
+    const cropSide = typeof crop === 'number' ? crop : crop === undefined ? shortest : (crop as { height?: number; width?: number }).height;
+    const cropWidth = typeof crop === 'object' && crop !== null ? (crop as { width?: number }).width : cropSide;
+    if (cropSide !== shortest || cropWidth !== shortest) {
+      throw new Llm2ClipError('E_CONFIG', `crop_size ${JSON.stringify(crop)} differs from size.shortest_edge ${shortest}; only square crops of the resized side are supported`, { path, field: 'crop_size' });
+    }
+    if (config.resample !== undefined && config.resample !== 3) {
+      throw new Llm2ClipError('E_CONFIG', `resample ${String(config.resample)} is not bicubic (3)`, { path, field: 'resample' });
+    }
+    for (const flag of ['do_resize', 'do_center_crop', 'do_rescale', 'do_normalize'] as const) {
+      if (config[flag] === false) throw new Llm2ClipError('E_CONFIG', `${flag}: false is not supported`, { path, field: flag });
+    }
+    if (config.rescale_factor !== undefined && Math.abs((config.rescale_factor as number) - 1 / 255) > 1e-12) {
+      throw new Llm2ClipError('E_CONFIG', `rescale_factor ${String(config.rescale_factor)} is not 1/255`, { path, field: 'rescale_factor' });
+    }
+    return new ImagePreprocessor({
+      ...options,
+      imageSize: shortest,
+      mean: (config.image_mean as number[] | undefined) ?? OPENAI_CLIP_MEAN,
+      std: (config.image_std as number[] | undefined) ?? OPENAI_CLIP_STD,
+    });
+  }
+
+  /**
+   * open_clip's eval transform (`Resize(size, bicubic)`, `CenterCrop`, `ToTensor`, `Normalize`)
+   * from an `open_clip_config.json` (`model_cfg.vision_cfg.image_size`, `preprocess_cfg.mean/std`).
+   */
+  static fromOpenClipConfig(json: unknown, options: Omit<ImagePreprocessorOptions, 'imageSize' | 'mean' | 'std'> = {}, path?: string): ImagePreprocessor {
+    const config = (json ?? {}) as { model_cfg?: { vision_cfg?: { image_size?: unknown } }; preprocess_cfg?: Record<string, unknown> };
+    const size = config.model_cfg?.vision_cfg?.image_size;
+    const side = Array.isArray(size) ? size[0] : size;
+    if (typeof side !== 'number' || (Array.isArray(size) && size[1] !== side)) {
+      throw new Llm2ClipError('E_CONFIG', 'open_clip_config.json needs a square model_cfg.vision_cfg.image_size', { path, field: 'model_cfg.vision_cfg.image_size' });
+    }
+    const pre = config.preprocess_cfg ?? {};
+    if (pre.interpolation !== undefined && pre.interpolation !== 'bicubic') throw new Llm2ClipError('E_CONFIG', `interpolation ${String(pre.interpolation)} is not supported`, { path, field: 'preprocess_cfg.interpolation' });
+    if (pre.resize_mode !== undefined && pre.resize_mode !== 'shortest') throw new Llm2ClipError('E_CONFIG', `resize_mode ${String(pre.resize_mode)} is not supported`, { path, field: 'preprocess_cfg.resize_mode' });
+    return new ImagePreprocessor({
+      centerCrop: 'torchvision',
+      ...options,
+      imageSize: side,
+      mean: (pre.mean as number[] | undefined) ?? OPENAI_CLIP_MEAN,
+      std: (pre.std as number[] | undefined) ?? OPENAI_CLIP_STD,
+    });
+  }
+
   /** The settings that change outputs (for fingerprints and saved configs). */
-  describe(): { imageSize: number; mean: number[]; std: number[]; resize: string } {
-    return { imageSize: this.imageSize, mean: [...this.mean], std: [...this.std], resize: this.resize };
+  describe(): { imageSize: number; mean: number[]; std: number[]; resize: string; resample: Resample; centerCrop: CenterCropRounding } {
+    return { imageSize: this.imageSize, mean: [...this.mean], std: [...this.std], resize: this.resize, resample: this.resample, centerCrop: this.centerCrop };
   }
 
-  /** Size after the shortest-edge resize: shorter side `imageSize`, longer side scaled and floored. */
+  /** This preprocessing as a Hugging Face `preprocessor_config.json` (`CLIPImageProcessor`). */
+  toPreprocessorConfig(): Record<string, unknown> {
+    return {
+      crop_size: { height: this.imageSize, width: this.imageSize },
+      do_center_crop: true,
+      do_convert_rgb: true,
+      do_normalize: true,
+      do_rescale: true,
+      do_resize: true,
+      image_mean: [...this.mean],
+      image_processor_type: 'CLIPImageProcessor',
+      image_std: [...this.std],
+      resample: 3,
+      rescale_factor: 1 / 255,
+      size: { shortest_edge: this.imageSize },
+    };
+  }
+
+  /** Size after the shortest-edge resize: shorter side `imageSize`, longer side scaled and truncated. */
   resizedSize(width: number, height: number): { width: number; height: number } {
-    const size = this.imageSize;
-    if (width <= height) return { width: size, height: Math.max(size, Math.floor((size * height) / width)) };
-    return { width: Math.max(size, Math.floor((size * width) / height)), height: size };
+    return shortestEdgeSize(width, height, this.imageSize);
   }
 
-  /** The centered `imageSize²` box inside a `width × height` image (offsets floored). */
+  /** The centered `imageSize²` box inside a `width × height` image (rounding per {@link centerCrop}). */
   centerCropBox(width: number, height: number): CropBox {
-    const size = this.imageSize;
-    return { left: Math.floor((width - size) / 2), top: Math.floor((height - size) / 2), width: size, height: size };
+    return centerCropBoxOf(width, height, this.imageSize, this.centerCrop);
   }
 
   private open(ref: ImageRef): Sharp {
     const options = { limitInputPixels: this.limitInputPixels, failOn: 'error' as const };
     if (ref.kind === 'encoded') return sharp(ref.bytes, options);
     if (ref.kind === 'raw') {
-      if (ref.data.length !== ref.width * ref.height * ref.channels) {
-        throw new Llm2ClipError('E_DATA', `raw image ${ref.width}x${ref.height}x${ref.channels} needs ${ref.width * ref.height * ref.channels} bytes, got ${ref.data.length}`, { field: 'image' });
-      }
+      this.checkRaw(ref);
       return sharp(ref.data, { ...options, raw: { width: ref.width, height: ref.height, channels: ref.channels } });
     }
     throw new Llm2ClipError('E_DATA', `unknown image kind ${(ref as { kind?: unknown }).kind}`, { field: 'image.kind' });
+  }
+
+  private checkRaw(ref: RawImage): void {
+    if (ref.data.length !== ref.width * ref.height * ref.channels) {
+      throw new Llm2ClipError('E_DATA', `raw image ${ref.width}x${ref.height}x${ref.channels} needs ${ref.width * ref.height * ref.channels} bytes, got ${ref.data.length}`, { field: 'image' });
+    }
+    if (ref.width * ref.height > this.limitInputPixels) {
+      throw new Llm2ClipError('E_DATA', `image ${ref.width}x${ref.height} exceeds limitInputPixels ${this.limitInputPixels}`, { field: 'image' });
+    }
   }
 
   private async toRaw(pipeline: Sharp): Promise<RawImage> {
@@ -154,9 +218,12 @@ export class ImagePreprocessor {
     return { kind: 'raw', width, height, channels: 3, data };
   }
 
-  /** Decodes `ref` to RGB pixels at its own size. */
+  /** Decodes `ref` to RGB pixels at its own size (alpha dropped, as PIL's `convert('RGB')`). */
   async decode(ref: ImageRef): Promise<RawImage> {
-    if (ref.kind === 'raw' && ref.channels === 3) return ref;
+    if (ref.kind === 'raw' && ref.channels === 3) {
+      this.checkRaw(ref);
+      return ref;
+    }
     return this.toRaw(this.open(ref));
   }
 
@@ -172,11 +239,25 @@ export class ImagePreprocessor {
     }
   }
 
+  /** Resizes decoded RGB pixels with this preprocessor's resampler. */
+  private async resizeRaw(image: RawImage, width: number, height: number): Promise<RawImage> {
+    if (width === image.width && height === image.height) return image;
+    if (this.resample === 'pil') return resizeBicubicPil(image, width, height);
+    return this.toRaw(this.open(image).resize(width, height, { fit: 'fill', kernel: 'cubic' }));
+  }
+
   /** Resizes the shorter side to `imageSize` (bicubic), keeping the aspect ratio; no crop. */
   async resizeShortestEdge(ref: ImageRef): Promise<RawImage> {
-    const { width, height } = await this.dimensions(ref);
-    const target = this.resizedSize(width, height);
-    return this.toRaw(this.open(ref).resize(target.width, target.height, { fit: 'fill', kernel: 'cubic' }));
+    const image = await this.decode(ref);
+    const target = this.resizedSize(image.width, image.height);
+    return this.resizeRaw(image, target.width, target.height);
+  }
+
+  /** Evaluation geometry without normalisation: shortest-edge resize then center crop, RGB bytes. */
+  async resizeAndCrop(ref: ImageRef): Promise<RawImage> {
+    const resized = await this.resizeShortestEdge(ref);
+    if (resized.width === this.imageSize && resized.height === this.imageSize) return resized;
+    return cropRaw(resized, this.centerCropBox(resized.width, resized.height));
   }
 
   /** Rescales and normalises an `imageSize²` RGB image into CHW float32. */
@@ -189,23 +270,24 @@ export class ImagePreprocessor {
     const out = new Float32Array(3 * plane);
     const stride = image.channels;
     for (let c = 0; c < 3; c++) {
-      const scale = 1 / (255 * this.std[c]);
-      const shift = this.mean[c] / this.std[c];
+      // (x/255 − mean)/std as transformers computes it: rescale, then normalise, in float32
+      const mean = Math.fround(this.mean[c]);
+      const std = Math.fround(this.std[c]);
       const offset = c * plane;
-      for (let i = 0; i < plane; i++) out[offset + i] = image.data[i * stride + c] * scale - shift;
+      for (let i = 0; i < plane; i++) out[offset + i] = (Math.fround(image.data[i * stride + c] / 255) - mean) / std;
     }
     return out;
   }
 
   /** Evaluation preprocessing of one image: shortest-edge resize, center crop, normalise → CHW. */
   async preprocess(ref: ImageRef): Promise<Float32Array> {
-    if (ref.kind === 'raw' && ref.channels === 3 && ref.width === this.imageSize && ref.height === this.imageSize) return this.normalize(ref);
-    const { width, height } = await this.dimensions(ref);
-    const target = this.resizedSize(width, height);
-    let pipeline = this.open(ref);
-    if (target.width !== width || target.height !== height) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'cubic' });
-    if (target.width !== this.imageSize || target.height !== this.imageSize) pipeline = pipeline.extract(this.centerCropBox(target.width, target.height));
-    return this.normalize(await this.toRaw(pipeline));
+    return this.normalize(await this.resizeAndCrop(ref));
+  }
+
+  /** The random resized crop of one image for `box` (crop, then bicubic to `imageSize²`), RGB bytes. */
+  async cropAndResize(ref: ImageRef, box: CropBox): Promise<RawImage> {
+    const image = await this.decode(ref);
+    return this.resizeRaw(cropRaw(image, box), this.imageSize, this.imageSize);
   }
 
   /**
@@ -215,8 +297,7 @@ export class ImagePreprocessor {
   async randomResizedCrop(ref: ImageRef, rng: Rng, options: RandomResizedCropOptions = {}): Promise<Float32Array> {
     const { width, height } = await this.dimensions(ref);
     const box = randomResizedCropBox(width, height, rng, options);
-    const pipeline = this.open(ref).extract(box).resize(this.imageSize, this.imageSize, { fit: 'fill', kernel: 'cubic' });
-    return this.normalize(await this.toRaw(pipeline));
+    return this.normalize(await this.cropAndResize(ref, box));
   }
 
   /** Stacks CHW arrays of this preprocessor into a `[batch, 3, size, size]` tensor (caller owns it). */
@@ -242,8 +323,7 @@ export class ImagePreprocessor {
         boxes.push(randomResizedCropBox(width, height, augment.rng, augment.options));
       }
       await this.inChunks(refs.length, async (i) => {
-        const pipeline = this.open(refs[i]).extract(boxes[i]).resize(this.imageSize, this.imageSize, { fit: 'fill', kernel: 'cubic' });
-        out[i] = this.normalize(await this.toRaw(pipeline));
+        out[i] = this.normalize(await this.cropAndResize(refs[i], boxes[i]));
       });
       return out;
     }

@@ -1,12 +1,40 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
-import { ParameterStore, normalInit, zerosInit, linear, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
+import { Llm2ClipError, Rng, writeJsonAtomic, fingerprint } from '@llm2clip/core';
+import { ParameterStore, normalInit, zerosInit, linear, readSafetensors, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
 import { parseClipVisionConfig, type ClipVisionConfig, type ClipVisionConfigInput } from './config.js';
 import { addEncoderParameters, addLayerNorm, type WeightInit, applyLayerNorm, encoderForward } from './encoder.js';
-import { readConfigJson, readModelWeights } from './hf-weights.js';
+import { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, isEvaModelConfig, openClipVisionConfig, openClipVisionToHf } from './open-clip.js';
+import { resizePositionEmbedding, type PositionInterpolation } from './position-embedding.js';
+import { applyLock, lockGroups, type LockGroups } from './layer-groups.js';
+import { saveCompanion, type Companion } from './companion.js';
+import { patchEmbed } from './patchify.js';
+import type { ImagePreprocessor } from './preprocess.js';
+
+/** Options of {@link ClipVisionModel.fromPretrained}. */
+export interface ClipVisionLoadOptions {
+  /**
+   * Build the tower for this input size instead of the checkpoint's: the learned positions are
+   * resized to the new patch grid (see {@link PositionInterpolation}).
+   */
+  imageSize?: number;
+  /** How positions are resized: default `'open_clip'` for open_clip checkpoints, `'hf'` for Hugging Face ones. */
+  positionInterpolation?: PositionInterpolation;
+  /** Draws the fresh projection of a `CLIPVisionModel` checkpoint (which has none). Default `new Rng(0)`. */
+  rng?: Rng;
+}
+
+/** Options of {@link ClipVisionModel.save}. */
+export interface ClipVisionSaveOptions {
+  /** Also write `preprocessor_config.json` (`CLIPImageProcessor`) for this preprocessing. */
+  preprocessor?: ImagePreprocessor;
+  /** Extra weights saved beside the tower, each in `dir/<name>/` (e.g. `{ llm2clip_adapter: … }`). */
+  companions?: Record<string, Companion>;
+}
 
 const PROJECTION = 'visual_projection.weight';
+const POSITIONS = 'vision_model.embeddings.position_embedding.weight';
 
 /** True for the tensor names a `CLIPVisionModelWithProjection` checkpoint holds (buffers excluded). */
 function isVisionWeight(name: string): boolean {
@@ -14,8 +42,8 @@ function isVisionWeight(name: string): boolean {
 }
 
 /**
- * The CLIP ViT image tower with its projection head, weights named as in Hugging Face's
- * `CLIPVisionModelWithProjection`: patch embedding (a bias-free `[hidden, 3, p, p]` convolution,
+ * The CLIP ViT image tower (OpenAI CLIP, OpenCLIP) with its projection head, weights named as in
+ * Hugging Face's `CLIPVisionModelWithProjection` (open_clip checkpoints are renamed on load): patch embedding (a bias-free `[hidden, 3, p, p]` convolution,
  * computed here as a reshape plus one matmul), class token, learned positions, `pre_layrnorm`,
  * pre-LN encoder blocks, `post_layernorm` on the class token, then `visual_projection`.
  *
@@ -76,21 +104,67 @@ export class ClipVisionModel {
   }
 
   /**
-   * Loads a tower from a Hugging Face directory: `config.json` (a `CLIPVisionConfig`, or a
-   * `CLIPConfig` with `vision_config`) and `model.safetensors` (or a sharded index). Text-tower
-   * tensors of a full CLIP checkpoint are skipped; a missing vision tensor is an `E_MISMATCH` and a
-   * mis-shaped one an `E_SHAPE`, each naming the tensor and the file.
+   * Loads a tower from a checkpoint directory, in either layout:
+   * - Hugging Face: `config.json` (a `CLIPVisionConfig`, or a `CLIPConfig` with `vision_config`,
+   *   as `CLIPVisionModel`, `CLIPVisionModelWithProjection` and `CLIPModel` save) and
+   *   `model.safetensors` (or a sharded index). Text-tower tensors are skipped. A checkpoint
+   *   without `visual_projection.weight` (`CLIPVisionModel`) gets a fresh projection
+   *   (`projection_dim` wide, drawn from `rng`, default seed 0) — replace it for training anyway.
+   * - open_clip: `open_clip_config.json` + `open_clip_model.safetensors` (`visual.*` names,
+   *   converted by {@link openClipVisionToHf}).
+   *
+   * A missing tensor is an `E_MISMATCH` and a mis-shaped one an `E_SHAPE`, each naming the tensor
+   * and the file. With `imageSize`, positions are resized to the new grid.
    */
-  static async fromPretrained(dir: string): Promise<ClipVisionModel> {
-    const config = parseClipVisionConfig(await readConfigJson(dir), join(dir, 'config.json'));
-    const { tensors, path } = await readModelWeights(dir);
-    const vision = new Map<string, HostTensor>([...tensors].filter(([name]) => isVisionWeight(name)));
+  static async fromPretrained(dir: string, options: ClipVisionLoadOptions = {}): Promise<ClipVisionModel> {
+    let config: ClipVisionConfig;
+    let vision: Map<string, HostTensor>;
+    let path: string;
+    let interpolation: PositionInterpolation = 'hf';
+    if (await fileExists(join(dir, 'config.json'))) {
+      const json = await readConfigJson(dir);
+      if (typeof (json as { architecture?: unknown }).architecture === 'string') {
+        throw new Llm2ClipError('E_FORMAT', 'config.json is a timm model config; load EVA towers with Eva02VisionModel or loadVisionTower', { path: join(dir, 'config.json'), field: 'architecture' });
+      }
+      config = parseClipVisionConfig(json, join(dir, 'config.json'));
+      const weights = await readModelWeights(dir);
+      path = weights.path;
+      vision = new Map<string, HostTensor>([...weights.tensors].filter(([name]) => isVisionWeight(name)));
+    } else if (await fileExists(join(dir, OPEN_CLIP_CONFIG))) {
+      const configPath = join(dir, OPEN_CLIP_CONFIG);
+      const json = await readConfigJson(dir, OPEN_CLIP_CONFIG);
+      if (isEvaModelConfig(json)) throw new Llm2ClipError('E_FORMAT', 'this open_clip config describes an EVA tower; load it with Eva02VisionModel or loadVisionTower', { path: configPath, field: 'model_cfg.vision_cfg.eva_model_name' });
+      config = parseClipVisionConfig(openClipVisionConfig(json, configPath), configPath);
+      path = join(dir, OPEN_CLIP_WEIGHTS);
+      if (!(await fileExists(path))) throw new Llm2ClipError('E_NOT_FOUND', `no ${OPEN_CLIP_WEIGHTS} (convert open_clip_pytorch_model.bin with safetensors.torch.save_file)`, { path: dir });
+      vision = openClipVisionToHf((await readSafetensors(path)).tensors, path);
+      interpolation = 'open_clip';
+    } else {
+      throw new Llm2ClipError('E_NOT_FOUND', `no config.json or ${OPEN_CLIP_CONFIG}`, { path: dir });
+    }
     const projection = vision.get(PROJECTION);
     if (projection !== undefined) config.projection_dim = projection.shape[0];
-    // a zero skeleton (no generator needed): every weight is overwritten below
+    if (options.imageSize !== undefined && options.imageSize !== config.image_size) {
+      const imageSize = options.imageSize;
+      if (!Number.isInteger(imageSize) || imageSize % config.patch_size !== 0) {
+        throw new Llm2ClipError('E_CONFIG', `imageSize ${imageSize} is not a multiple of patch_size ${config.patch_size}`, { field: 'imageSize' });
+      }
+      const table = vision.get(POSITIONS);
+      if (table !== undefined) vision.set(POSITIONS, resizePositionEmbedding(table, imageSize / config.patch_size, options.positionInterpolation ?? interpolation));
+      config = { ...config, image_size: imageSize };
+    }
+    // a zero skeleton: every weight is overwritten below (a missing projection gets a fresh one)
     const model = ClipVisionModel.build(config, (shape) => zerosInit(shape));
     try {
-      model.storeValue.loadHost(vision, { strict: true, path });
+      if (projection === undefined) {
+        const hidden = config.hidden_size;
+        model.storeValue.replace(PROJECTION, normalInit(options.rng ?? new Rng(0), [config.projection_dim, hidden], hidden ** -0.5 * config.initializer_factor));
+        model.storeValue.loadHost(vision, { strict: false, path });
+        const missing = model.storeValue.names().filter((name) => name !== PROJECTION && !vision.has(name));
+        if (missing.length > 0) throw new Llm2ClipError('E_MISMATCH', `weights do not match the model; missing: ${missing.slice(0, 10).join(', ')}`, { path });
+      } else {
+        model.storeValue.loadHost(vision, { strict: true, path });
+      }
     } catch (error) {
       model.dispose();
       throw error;
@@ -99,11 +173,16 @@ export class ClipVisionModel {
   }
 
   /**
-   * Writes `config.json` (`CLIPVisionConfig`, `architectures: ['CLIPVisionModelWithProjection']`)
-   * and `model.safetensors` into `dir`, each atomically, weights first.
+   * Writes the tower as Hugging Face's `CLIPVisionModelWithProjection` saves it — `config.json`
+   * (`architectures`, `model_type: clip_vision_model` and every `CLIPVisionConfig` field) and
+   * `model.safetensors` — so `CLIPVisionModelWithProjection.from_pretrained(dir)` loads it. Optional
+   * `preprocessor_config.json` and companions (e.g. the LLM2CLIP adapter) beside it. Weights are
+   * written first, each file atomically.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: ClipVisionSaveOptions = {}): Promise<void> {
     await writeSafetensors(join(dir, 'model.safetensors'), this.storeValue.toHost(), { format: 'pt' });
+    for (const [name, companion] of Object.entries(options.companions ?? {})) await saveCompanion(dir, name, companion);
+    if (options.preprocessor !== undefined) await writeJsonAtomic(join(dir, 'preprocessor_config.json'), options.preprocessor.toPreprocessorConfig());
     await writeJsonAtomic(join(dir, 'config.json'), {
       architectures: ['CLIPVisionModelWithProjection'],
       model_type: 'clip_vision_model',
@@ -112,6 +191,65 @@ export class ClipVisionModel {
       dropout: 0,
       ...this.configValue,
     });
+  }
+
+  /** Number of transformer blocks. */
+  get numLayers(): number {
+    return this.configValue.num_hidden_layers;
+  }
+
+  /** The lock groups of this tower (open_clip's: embeddings + `pre_layrnorm`, blocks, last block + `post_layernorm`, projection). */
+  get lockGroups(): LockGroups {
+    return lockGroups(
+      this.numLayers,
+      (name) => {
+        const match = /^vision_model\.encoder\.layers\.(\d+)\./.exec(name);
+        return match === null ? undefined : Number(match[1]);
+      },
+      (name) => name === PROJECTION,
+      (name) => name.startsWith('vision_model.post_layernorm.'),
+    );
+  }
+
+  /**
+   * Freezes the tower except its last `unlockedGroups` lock groups (open_clip's
+   * `lock_image_tower(unlocked_groups, freeze_bn_stats)`; `freezeNorms` keeps layer norms frozen
+   * in unlocked groups). `lock(0)` freezes everything; {@link unlock} undoes it.
+   */
+  lock(unlockedGroups = 0, options: { freezeNorms?: boolean } = {}): void {
+    applyLock(this.storeValue, this.lockGroups, unlockedGroups, { freezeNorms: options.freezeNorms, isNorm: (name) => /(layer_norm\d|layrnorm|layernorm)\./.test(name) });
+  }
+
+  /** Makes every weight trainable again. */
+  unlock(): void {
+    this.storeValue.setTrainable(() => true);
+  }
+
+  /**
+   * Token states after the last block `[batch, 1 + patches, hidden]` (Hugging Face's
+   * `last_hidden_state`, before `post_layernorm`). The caller owns the result.
+   */
+  hiddenStates(pixels: tf.Tensor4D): tf.Tensor3D {
+    this.checkPixels(pixels);
+    const c = this.configValue;
+    return tf.tidy(() => {
+      const store = this.storeValue;
+      const batch = pixels.shape[0];
+      const hidden = c.hidden_size;
+      const classToken = tf.tile(tf.reshape(store.get('vision_model.embeddings.class_embedding'), [1, 1, hidden]), [batch, 1, 1]);
+      let h: tf.Tensor = tf.concat([classToken, this.patchEmbeddings(pixels)], 1);
+      h = tf.add(h, store.get(POSITIONS));
+      h = applyLayerNorm(store, 'vision_model.pre_layrnorm', h, c.layer_norm_eps);
+      return encoderForward(store, 'vision_model.encoder', h as tf.Tensor3D, c);
+    });
+  }
+
+  private checkPixels(pixels: tf.Tensor4D): void {
+    const c = this.configValue;
+    const [, channels, height, width] = pixels.shape;
+    if (pixels.rank !== 4 || channels !== c.num_channels || height !== c.image_size || width !== c.image_size) {
+      throw new Llm2ClipError('E_SHAPE', `expected pixels [batch, ${c.num_channels}, ${c.image_size}, ${c.image_size}], got [${pixels.shape}]`, { field: 'pixels' });
+    }
   }
 
   /**
@@ -124,22 +262,13 @@ export class ClipVisionModel {
 
   /** The post-LN class-token state `[batch, hidden]` (before the projection). The caller owns it. */
   pooledOutput(pixels: tf.Tensor4D): tf.Tensor2D {
+    this.checkPixels(pixels);
     const c = this.configValue;
-    const [batch, channels, height, width] = pixels.shape;
-    if (channels !== c.num_channels || height !== c.image_size || width !== c.image_size) {
-      throw new Llm2ClipError('E_SHAPE', `expected pixels [batch, ${c.num_channels}, ${c.image_size}, ${c.image_size}], got [${pixels.shape}]`, { field: 'pixels' });
-    }
     return tf.tidy(() => {
-      const store = this.storeValue;
-      const hidden = c.hidden_size;
-      const patchEmbeddings = this.patchEmbeddings(pixels);
-      const classToken = tf.tile(tf.reshape(store.get('vision_model.embeddings.class_embedding'), [1, 1, hidden]), [batch, 1, 1]);
-      let h: tf.Tensor = tf.concat([classToken, patchEmbeddings], 1);
-      h = tf.add(h, store.get('vision_model.embeddings.position_embedding.weight'));
-      h = applyLayerNorm(store, 'vision_model.pre_layrnorm', h, c.layer_norm_eps);
-      const encoded = encoderForward(store, 'vision_model.encoder', h as tf.Tensor3D, c);
-      const cls = tf.reshape(tf.slice(encoded, [0, 0, 0], [batch, 1, hidden]), [batch, hidden]);
-      return applyLayerNorm(store, 'vision_model.post_layernorm', cls, c.layer_norm_eps) as tf.Tensor2D;
+      const batch = pixels.shape[0];
+      const encoded = this.hiddenStates(pixels);
+      const cls = tf.reshape(tf.slice(encoded, [0, 0, 0], [batch, 1, c.hidden_size]), [batch, c.hidden_size]);
+      return applyLayerNorm(this.storeValue, 'vision_model.post_layernorm', cls, c.layer_norm_eps) as tf.Tensor2D;
     });
   }
 
@@ -148,23 +277,7 @@ export class ClipVisionModel {
    * positions): HF's stride-p bias-free `Conv2d`, computed as one matmul. The caller owns the result.
    */
   patchEmbeddings(pixels: tf.Tensor4D): tf.Tensor3D {
-    const c = this.configValue;
-    const [batch, channels] = pixels.shape;
-    return tf.tidy(() => {
-      const hidden = c.hidden_size;
-      const p = c.patch_size;
-      const grid = c.image_size / p;
-      const patches = grid * grid;
-      // cut [B,C,gh·p,gw·p] into [B·N, C·p·p] rows ordered (c, ph, pw) like the flattened conv
-      // kernel, using only rank-4 transposes (which every backend has)
-      let x: tf.Tensor = tf.reshape(pixels, [batch * channels * grid, p, grid, p]);
-      x = tf.transpose(x, [0, 2, 1, 3]);
-      x = tf.reshape(x, [batch, channels, patches, p * p]);
-      x = tf.transpose(x, [0, 2, 1, 3]);
-      x = tf.reshape(x, [batch * patches, channels * p * p]);
-      const kernel = tf.reshape(this.storeValue.get('vision_model.embeddings.patch_embedding.weight'), [hidden, channels * p * p]);
-      return tf.reshape(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D, false, true), [batch, patches, hidden]) as tf.Tensor3D;
-    });
+    return patchEmbed(pixels, this.storeValue.get('vision_model.embeddings.patch_embedding.weight'), this.configValue.patch_size);
   }
 
   /**

@@ -20,9 +20,9 @@ describe('ClipTextTokenizer', () => {
   it('adds start and end tokens and pads to 77', () => {
     const ids = tokenizer.encode('A red circle on the left.');
     expect(ids).toHaveLength(77);
-    expect(Array.from(ids.slice(0, 9))).toEqual([1, 4, 5, 8, 10, 11, 12, 14, 2]);
+    expect(Array.from(ids.slice(0, 9))).toEqual([2, 4, 5, 8, 10, 11, 12, 14, 3]);
     expect(ids[9]).toBe(0);
-    expect(tokenizer.encode('a purple circle')[2]).toBe(3); // unknown word → <unk>
+    expect(tokenizer.encode('a purple circle')[2]).toBe(1); // unknown word → <unk>
   });
 
   it('truncates long captions to 77 tokens and keeps the end token last', () => {

@@ -28,7 +28,8 @@ export const TINY_VISION = {
   projection_dim: 24,
 } as const;
 
-const SPECIAL = ['<pad>', '<s>', '</s>', '<unk>'];
+// ids as the synthetic dataset's tokenizer (eos 3: HF pools legacy eos_token_id 2 configs at argmax)
+const SPECIAL = ['<pad>', '<unk>', '<s>', '</s>'];
 
 /** A word-level `tokenizer.json` like the synthetic dataset's, over `words`. */
 export function wordLevelTokenizerJson(words: readonly string[]): Record<string, unknown> {

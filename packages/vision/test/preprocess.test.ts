@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, type EncodedImage, type RawImage } from '@llm2clip/core';
-import { ImagePreprocessor, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, randomResizedCropBox } from '../src/index.js';
+import { ImagePreprocessor, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, randomResizedCropBox, roundHalfEven } from '../src/index.js';
 import { useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -82,6 +82,14 @@ describe('ImagePreprocessor', () => {
     const again = await pre.preprocessMany([image, image], { rng: new Rng(3) });
     expect(Array.from(many[1])).toEqual(Array.from(again[1]));
     expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+  });
+
+  it('draws crop boxes with Python rounding and falls back to a ratio-clamped center crop', () => {
+    expect([roundHalfEven(2.5), roundHalfEven(3.5), roundHalfEven(0.5), roundHalfEven(2.6)]).toEqual([2, 4, 0, 3]);
+    // a 100×10 strip: no 0.9–1.0-area crop with ratio ≤ 4/3 fits, so torchvision's fallback applies
+    expect(randomResizedCropBox(100, 10, new Rng(0))).toEqual({ left: 43, top: 0, width: 13, height: 10 });
+    expect(randomResizedCropBox(10, 100, new Rng(0))).toEqual({ left: 0, top: 43, width: 10, height: 13 });
+    expect(() => new ImagePreprocessor({ imageSize: 8, resample: 'nearest' as never })).toThrow(/resample/);
   });
 
   it('refuses images larger than limitInputPixels', async () => {

@@ -155,6 +155,15 @@ describe('ClipVisionModel', () => {
     expect(layerDecayScale('vision_model.encoder.layers.3.mlp.fc1.weight', 4, 0.5)).toBe(0.5);
     expect(layerDecayScale('vision_model.encoder.layers.0.mlp.fc1.weight', 4, 0.5)).toBe(0.0625);
     expect(layerDecayScale('vision_model.embeddings.class_embedding', 4, 0.5)).toBe(0.03125);
-    expect(layerDecayScale('blocks.0.fc1.weight', 4, 0.5)).toBe(1);
+    expect(layerDecayScale('adapter.blocks.0.fc1.weight', 4, 0.5)).toBe(1);
+    expect(layerDecayScale('logit_scale', 4, 0.5)).toBe(1);
+    // EVA02 / timm names
+    expect(layerDecayScale('blocks.0.mlp.fc1_g.weight', 4, 0.5)).toBe(0.0625);
+    expect(layerDecayScale('cls_token', 4, 0.5)).toBe(0.03125);
+    expect(layerDecayScale('head.weight', 4, 0.5)).toBe(1);
+    for (const name of ['cls_token', 'pos_embed', 'blocks.1.attn.q_proj.bias', 'blocks.1.attn.norm.weight', 'blocks.1.mlp.norm.bias', 'norm.weight', 'visual.positional_embedding', 'visual.ln_pre.weight']) {
+      expect(noWeightDecay(name)).toBe(true);
+    }
+    for (const name of ['blocks.1.attn.q_proj.weight', 'blocks.1.mlp.fc2.weight', 'patch_embed.proj.weight', 'head.weight']) expect(noWeightDecay(name)).toBe(false);
   });
 });
