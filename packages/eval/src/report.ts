@@ -1,7 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Llm2ClipError, writeFileAtomic, writeJsonAtomic, type ModelDescription } from '@llm2clip/core';
+import { Llm2ClipError, readMetricsJsonl, writeFileAtomic, writeJsonAtomic, type MetricsRecord, type ModelDescription } from '@llm2clip/core';
+import type { ExampleQuery } from './example-queries.js';
+import { renderReportHtml } from './report-html.js';
 import { renderReportMarkdown } from './report-markdown.js';
+import { REPORT_SCHEMA, issueField } from './report-schema.js';
 
 /** `format` field of `report.json`. */
 export const REPORT_FORMAT = 'llm2clip.report';
@@ -52,6 +55,16 @@ export interface ReportResult {
   readonly settings?: ReportSettings;
 }
 
+/** A dataset a report's results were measured on: its name (as in `results[].dataset`) and fingerprint. */
+export interface ReportDataset {
+  /** The name results use. */
+  readonly name: string;
+  /** Hash of the data (keys, captions or labels, image bytes), so two reports can tell whether they saw the same data. */
+  readonly fingerprint: string;
+  /** Sizes and protocol (`images`, `texts`, `classes`, `protocol`, …). */
+  readonly details?: ReportSettings;
+}
+
 /** `report.json`: the versioned result of an evaluation run. */
 export interface Report {
   /** Always {@link REPORT_FORMAT}. */
@@ -66,6 +79,8 @@ export interface Report {
   readonly models: readonly ReportModel[];
   /** All numbers, one row each. */
   readonly results: readonly ReportResult[];
+  /** The datasets, with fingerprints (optional: reports written before it existed lack it). */
+  readonly datasets?: readonly ReportDataset[];
   /** Free-text remarks, rendered as a list. */
   readonly notes?: readonly string[];
 }
@@ -78,6 +93,8 @@ export interface CreateReportInput {
   models: readonly ReportModel[];
   /** The result rows. */
   results: readonly ReportResult[];
+  /** The datasets, with fingerprints. */
+  datasets?: readonly ReportDataset[];
   /** Free-text remarks. */
   notes?: readonly string[];
   /** Creation time; default: now. */
@@ -98,6 +115,7 @@ export function createReport(input: CreateReportInput): Report {
     run: input.run,
     models: input.models,
     results: input.results,
+    ...(input.datasets !== undefined ? { datasets: input.datasets } : {}),
     ...(input.notes !== undefined ? { notes: input.notes } : {}),
   };
   return validateReport(report);
@@ -122,58 +140,31 @@ export function validateReport(value: unknown, path?: string): Report {
   if (value.version !== REPORT_VERSION) {
     fail('version', `unsupported report version ${JSON.stringify(value.version)}; this build reads version ${REPORT_VERSION}`);
   }
-  if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) {
-    fail('createdAt', 'createdAt must be an ISO date string');
+  const parsed = REPORT_SCHEMA.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return fail(issueField(issue.path), issue.message);
   }
-  if (typeof value.run !== 'string' || value.run === '') fail('run', 'run must be a non-empty string');
-  if (!Array.isArray(value.models)) return fail('models', 'models must be an array');
   const modelIds = new Set<string>();
-  value.models.forEach((model: unknown, index: number) => {
-    const field = `models[${index}]`;
-    if (!isObject(model)) return fail(field, 'a model must be an object');
-    if (typeof model.id !== 'string' || model.id === '') fail(`${field}.id`, 'id must be a non-empty string');
-    if (modelIds.has(model.id as string)) fail(`${field}.id`, `model id '${String(model.id)}' is listed twice`);
-    modelIds.add(model.id as string);
-    const description = model.description;
-    if (!isObject(description)) return fail(`${field}.description`, 'description must be an object');
-    if (typeof description.name !== 'string') fail(`${field}.description.name`, 'name must be a string');
-    if (typeof description.fingerprint !== 'string') fail(`${field}.description.fingerprint`, 'fingerprint must be a string');
-    if (description.details !== undefined && !isObject(description.details)) {
-      fail(`${field}.description.details`, 'details must be an object when present');
-    }
+  (value.models as ReportModel[]).forEach((model, index) => {
+    if (modelIds.has(model.id)) fail(`models[${index}].id`, `model id '${model.id}' is listed twice`);
+    modelIds.add(model.id);
   });
-  if (!Array.isArray(value.results)) return fail('results', 'results must be an array');
   const keys = new Set<string>();
-  value.results.forEach((result: unknown, index: number) => {
+  (value.results as ReportResult[]).forEach((result, index) => {
     const field = `results[${index}]`;
-    if (!isObject(result)) return fail(field, 'a result must be an object');
-    for (const name of ['model', 'dataset', 'task', 'metric'] as const) {
-      if (typeof result[name] !== 'string' || result[name] === '') fail(`${field}.${name}`, `${name} must be a non-empty string`);
-    }
-    if (!modelIds.has(result.model as string)) fail(`${field}.model`, `model '${String(result.model)}' is not listed in models`);
-    if (typeof result.value !== 'number' || !Number.isFinite(result.value)) fail(`${field}.value`, 'value must be a finite number');
-    if (result.unit !== undefined && !METRIC_UNITS.includes(result.unit as MetricUnit)) {
-      fail(`${field}.unit`, `unit must be one of ${METRIC_UNITS.join(', ')}, got ${JSON.stringify(result.unit)}`);
-    }
-    if (result.settings !== undefined) {
-      if (!isObject(result.settings)) return fail(`${field}.settings`, 'settings must be an object when present');
-      for (const [name, setting] of Object.entries(result.settings)) {
-        if (!['string', 'number', 'boolean'].includes(typeof setting)) {
-          fail(`${field}.settings.${name}`, 'a setting must be a string, number or boolean');
-        }
-      }
-    }
-    const key = JSON.stringify([result.model, result.dataset, result.task, result.metric, settingsKey(result.settings as ReportSettings | undefined)]);
+    if (!modelIds.has(result.model)) fail(`${field}.model`, `model '${result.model}' is not listed in models`);
+    const key = JSON.stringify([result.model, result.dataset, result.task, result.metric, settingsKey(result.settings)]);
     if (keys.has(key)) {
-      fail(field, `duplicate result for model '${String(result.model)}', dataset '${String(result.dataset)}', task '${String(result.task)}', metric '${String(result.metric)}'`);
+      fail(field, `duplicate result for model '${result.model}', dataset '${result.dataset}', task '${result.task}', metric '${result.metric}'`);
     }
     keys.add(key);
   });
-  if (value.notes !== undefined) {
-    if (!Array.isArray(value.notes) || value.notes.some((note: unknown) => typeof note !== 'string')) {
-      fail('notes', 'notes must be an array of strings when present');
-    }
-  }
+  const datasetNames = new Set<string>();
+  ((value.datasets ?? []) as ReportDataset[]).forEach((dataset, index) => {
+    if (datasetNames.has(dataset.name)) fail(`datasets[${index}].name`, `dataset '${dataset.name}' is listed twice`);
+    datasetNames.add(dataset.name);
+  });
   return value as unknown as Report;
 }
 
@@ -192,21 +183,47 @@ export interface WrittenReport {
   readonly json: string;
   /** `<dir>/report.md`. */
   readonly markdown: string;
+  /** `<dir>/report.html`. */
+  readonly html: string;
+}
+
+/** Options of {@link writeReport}: what the HTML report shows beyond `report.json`. */
+export interface WriteReportOptions {
+  /**
+   * Training-curve records. Default: the records of `<dir>/metrics.jsonl` when that file exists
+   * (a run directory), else none.
+   */
+  curves?: readonly MetricsRecord[];
+  /** Example queries with thumbnails for the HTML grid. */
+  examples?: readonly ExampleQuery[];
 }
 
 /**
- * Validates `report` and writes `<dir>/report.json` (pretty JSON) and `<dir>/report.md`
- * ({@link renderReportMarkdown}), each atomically; creates `dir` if needed.
+ * Validates `report` and writes `<dir>/report.json` (pretty JSON), `<dir>/report.md`
+ * ({@link renderReportMarkdown}) and the self-contained `<dir>/report.html`
+ * (`renderReportHtml`), each atomically; creates `dir` if needed.
  *
  * @throws Llm2ClipError `E_FORMAT` for an invalid report, `E_IO` when a file cannot be written.
  */
-export async function writeReport(dir: string, report: Report): Promise<WrittenReport> {
+export async function writeReport(dir: string, report: Report, options: WriteReportOptions = {}): Promise<WrittenReport> {
   validateReport(report, join(dir, 'report.json'));
   const json = join(dir, 'report.json');
   const markdown = join(dir, 'report.md');
+  const html = join(dir, 'report.html');
+  const curves = options.curves ?? (await readCurves(join(dir, 'metrics.jsonl')));
   await writeJsonAtomic(json, report);
   await writeFileAtomic(markdown, renderReportMarkdown(report));
-  return { json, markdown };
+  await writeFileAtomic(html, renderReportHtml(report, { curves, examples: options.examples }));
+  return { json, markdown, html };
+}
+
+async function readCurves(path: string): Promise<MetricsRecord[]> {
+  try {
+    return readMetricsJsonl(await readFile(path, 'utf8'));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Llm2ClipError('E_IO', 'cannot read the metrics log', { path, cause });
+  }
 }
 
 /**

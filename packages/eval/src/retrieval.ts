@@ -1,8 +1,8 @@
 import { Llm2ClipError, type EmbeddingMatrix, type ProgressCallback } from '@llm2clip/core';
 import {
   assertSameDim,
+  blockFiller,
   dotRows,
-  fillSimilarityBlock,
   prepareEmbeddings,
   resolveBlockRows,
   type SimilarityOptions,
@@ -130,8 +130,8 @@ export function retrievalRanks(
   const a = prepareEmbeddings(images, 'images', options.assumeNormalized);
   const b = prepareEmbeddings(texts, 'texts', options.assumeNormalized);
 
-  // The score of each text with its own image, rounded to float32 like the block values
-  // (dotRows sums in the same order as the block kernel, so the values are bit-identical).
+  // The score of each text with its own image (dotRows sums in the same order as the block
+  // kernels, so the values equal the block values).
   const targetScore = new Float32Array(textCount);
   for (let j = 0; j < textCount; j++) targetScore[j] = dotRows(a, owner[j], b, j);
 
@@ -139,9 +139,10 @@ export function retrievalRanks(
   const t2iBefore = new Int32Array(textCount);
   const blockRows = resolveBlockRows(options.blockRows, textCount);
   const block = new Float32Array(Math.min(blockRows, imageCount) * textCount);
+  const fillBlock = blockFiller(a, b, Math.min(blockRows, imageCount), options.kernel);
   for (let rowStart = 0; rowStart < imageCount; rowStart += blockRows) {
     const rowCount = Math.min(blockRows, imageCount - rowStart);
-    fillSimilarityBlock(a, b, rowStart, rowCount, block);
+    fillBlock(rowStart, rowCount, block);
     for (let r = 0; r < rowCount; r++) {
       const image = rowStart + r;
       const offset = r * textCount;

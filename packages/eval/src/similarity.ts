@@ -1,4 +1,5 @@
 import { Llm2ClipError, l2NormalizeRows, type EmbeddingMatrix } from '@llm2clip/core';
+import { SimdBlockKernel, laneDot } from './wasm-similarity.js';
 
 /** A dense row-major float32 matrix of similarities: `rows × cols` values in `data`. */
 export interface SimilarityMatrix {
@@ -34,6 +35,12 @@ export interface SimilarityOptions {
    * Default `false`: inputs are normalised, so the result is the cosine similarity.
    */
   assumeNormalized?: boolean;
+  /**
+   * Which kernel computes the dot products: `auto` (default) uses the WebAssembly SIMD kernel where
+   * the runtime has it and plain JavaScript otherwise; `js` forces plain JavaScript. Both sum every
+   * pair the same way, so they give identical values.
+   */
+  kernel?: 'auto' | 'js';
 }
 
 /** Values per block aimed at when `blockRows` is not given (16 MiB of float32). */
@@ -83,109 +90,55 @@ export function resolveBlockRows(blockRows: number | undefined, cols: number): n
 }
 
 /**
- * Dot product of row `aRow` of `a` and row `bRow` of `b`, summed left to right in double
- * precision. Every similarity in this package comes from exactly this summation order (the
- * blocked kernel below keeps it per pair), so a score recomputed here equals, bit for bit, the
- * value stored in a block after `Math.fround` — which the rank computations rely on.
+ * Dot product of row `aRow` of `a` and row `bRow` of `b` in float32, summed in four lanes exactly
+ * as the block kernels sum it (see `laneDot`). Every similarity in this package comes from this
+ * summation order, so a score recomputed here equals the value stored in a block — which the rank
+ * computations rely on.
  * @internal
  */
 export function dotRows(a: EmbeddingMatrix, aRow: number, b: EmbeddingMatrix, bRow: number): number {
-  const dim = a.dim;
-  const x = a.data;
-  const y = b.data;
-  const xo = aRow * dim;
-  const yo = bRow * dim;
-  let sum = 0;
-  for (let k = 0; k < dim; k++) sum += x[xo + k] * y[yo + k];
-  return sum;
+  return laneDot(a.data as Float32Array, aRow * a.dim, b.data as Float32Array, bRow * b.dim, a.dim);
 }
-
-/** Gallery columns per cache tile of the blocked kernel. */
-const COLUMN_TILE = 128;
 
 /**
  * Writes the dot products of query rows `rowStart … rowStart + rowCount - 1` of `a` with every
- * row of `b` into `out` (row-major, `rowCount × b.rows`). Inputs are used as given (normalise
- * first for cosine similarity).
- *
- * The kernel computes 4 query rows × 4 gallery rows at a time over column tiles that stay in
- * cache; each pair still accumulates in its own variable from k = 0 upwards, so results are
- * identical to {@link dotRows}.
+ * row of `b` into `out` (row-major, `rowCount × b.rows`) in plain JavaScript, pair by pair with
+ * {@link dotRows}. The fallback of {@link blockFiller}.
  * @internal
  */
-export function fillSimilarityBlock(
-  a: EmbeddingMatrix,
-  b: EmbeddingMatrix,
-  rowStart: number,
-  rowCount: number,
-  out: Float32Array,
-): void {
-  const dim = a.dim;
+export function fillSimilarityBlock(a: EmbeddingMatrix, b: EmbeddingMatrix, rowStart: number, rowCount: number, out: Float32Array): void {
   const cols = b.rows;
-  const x = a.data;
-  const y = b.data;
-  const rowEnd = rowStart + rowCount;
-  for (let c0 = 0; c0 < cols; c0 += COLUMN_TILE) {
-    const c1 = Math.min(cols, c0 + COLUMN_TILE);
-    let i = rowStart;
-    for (; i + 4 <= rowEnd; i += 4) {
-      const a0 = i * dim;
-      const a1 = a0 + dim;
-      const a2 = a1 + dim;
-      const a3 = a2 + dim;
-      let j = c0;
-      for (; j + 4 <= c1; j += 4) {
-        const b0 = j * dim;
-        const b1 = b0 + dim;
-        const b2 = b1 + dim;
-        const b3 = b2 + dim;
-        let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-        let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-        let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
-        let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-        for (let k = 0; k < dim; k++) {
-          const x0 = x[a0 + k];
-          const x1 = x[a1 + k];
-          const x2 = x[a2 + k];
-          const x3 = x[a3 + k];
-          const y0 = y[b0 + k];
-          const y1 = y[b1 + k];
-          const y2 = y[b2 + k];
-          const y3 = y[b3 + k];
-          s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-          s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-          s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-          s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
-        }
-        let o = (i - rowStart) * cols + j;
-        out[o] = s00; out[o + 1] = s01; out[o + 2] = s02; out[o + 3] = s03;
-        o += cols;
-        out[o] = s10; out[o + 1] = s11; out[o + 2] = s12; out[o + 3] = s13;
-        o += cols;
-        out[o] = s20; out[o + 1] = s21; out[o + 2] = s22; out[o + 3] = s23;
-        o += cols;
-        out[o] = s30; out[o + 1] = s31; out[o + 2] = s32; out[o + 3] = s33;
-      }
-      for (; j < c1; j++) {
-        const o = (i - rowStart) * cols + j;
-        out[o] = dotRows(a, i, b, j);
-        out[o + cols] = dotRows(a, i + 1, b, j);
-        out[o + 2 * cols] = dotRows(a, i + 2, b, j);
-        out[o + 3 * cols] = dotRows(a, i + 3, b, j);
-      }
-    }
-    for (; i < rowEnd; i++) {
-      const o = (i - rowStart) * cols;
-      for (let j = c0; j < c1; j++) out[o + j] = dotRows(a, i, b, j);
-    }
+  for (let r = 0; r < rowCount; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) out[o + j] = dotRows(a, rowStart + r, b, j);
   }
+}
+
+/** Fills one block of query rows × all gallery rows (see {@link blockFiller}). @internal */
+export type BlockFiller = (rowStart: number, rowCount: number, out: Float32Array) => void;
+
+/**
+ * A function computing blocks of `a` × `b` dot products of at most `maxBlockRows` query rows:
+ * the WebAssembly SIMD kernel (both inputs copied into its memory once), or plain JavaScript where
+ * SIMD is unavailable or `kernel` is `js`. Both give identical values.
+ * @internal
+ */
+export function blockFiller(a: EmbeddingMatrix, b: EmbeddingMatrix, maxBlockRows: number, kernel: 'auto' | 'js' = 'auto'): BlockFiller {
+  const simd = kernel === 'auto' && a.rows > 0 && b.rows > 0 ? SimdBlockKernel.create(asFloat32(a), asFloat32(b), maxBlockRows) : undefined;
+  if (simd !== undefined) return (rowStart, rowCount, out) => simd.fill(rowStart, rowCount, b.rows, out);
+  return (rowStart, rowCount, out) => fillSimilarityBlock(a, b, rowStart, rowCount, out);
+}
+
+function asFloat32(matrix: EmbeddingMatrix): { rows: number; dim: number; data: Float32Array } {
+  const data = matrix.data instanceof Float32Array ? matrix.data : Float32Array.from(matrix.data);
+  return { rows: matrix.rows, dim: matrix.dim, data };
 }
 
 /**
  * Iterates the cosine similarity of every row of `queries` with every row of `gallery`, one
  * block of query rows at a time, so that no full matrix is ever held (25k × 5k at dim 512 needs
- * the two normalised inputs plus one 16 MiB block). Values are float32; each dot product is
- * summed in double precision before rounding to float32.
+ * the two normalised inputs plus one 16 MiB block). Values are float32, summed in float32 by the
+ * WebAssembly SIMD kernel (or identically in plain JavaScript where SIMD is missing).
  *
  * Each yielded block owns a fresh `data` array, so blocks may be kept.
  *
@@ -206,10 +159,11 @@ export function* similarityBlocks(
   const blockRows = resolveBlockRows(options.blockRows, gallery.rows);
   const a = prepareEmbeddings(queries, 'queries', options.assumeNormalized);
   const b = prepareEmbeddings(gallery, 'gallery', options.assumeNormalized);
+  const fill = blockFiller(a, b, Math.min(blockRows, a.rows), options.kernel);
   for (let rowStart = 0; rowStart < a.rows; rowStart += blockRows) {
     const rowCount = Math.min(blockRows, a.rows - rowStart);
     const data = new Float32Array(rowCount * b.rows);
-    fillSimilarityBlock(a, b, rowStart, rowCount, data);
+    fill(rowStart, rowCount, data);
     yield { rowStart, rowCount, cols: b.rows, data };
   }
 }

@@ -1,7 +1,7 @@
 import { Llm2ClipError, type EmbeddingMatrix } from '@llm2clip/core';
 import {
   assertSameDim,
-  fillSimilarityBlock,
+  blockFiller,
   prepareEmbeddings,
   resolveBlockRows,
   type SimilarityOptions,
@@ -141,9 +141,10 @@ export function topK(
   const scores = new Float32Array(a.rows * kept);
   const blockRows = resolveBlockRows(options.blockRows, b.rows);
   const block = new Float32Array(Math.min(blockRows, a.rows) * b.rows);
+  const fill = blockFiller(a, b, Math.min(blockRows, a.rows), options.kernel);
   for (let rowStart = 0; rowStart < a.rows; rowStart += blockRows) {
     const rowCount = Math.min(blockRows, a.rows - rowStart);
-    fillSimilarityBlock(a, b, rowStart, rowCount, block);
+    fill(rowStart, rowCount, block);
     for (let r = 0; r < rowCount; r++) {
       const row = block.subarray(r * b.rows, (r + 1) * b.rows);
       const best = topKIndices(row, kept);
