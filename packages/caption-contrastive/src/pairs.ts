@@ -10,9 +10,21 @@ export interface CaptionTriple {
   positive: string;
   /** A caption of another image, of the positive's kind (short/long) when kinds are known. */
   hardNegative: string;
+  /**
+   * Direction of a short/long pair: `short-to-long` (short query, long positive) or
+   * `long-to-short` (swapped); `unknown` when the sample has no short and long caption kinds.
+   * LLM2CLIP gives each direction its own instruction.
+   */
+  direction?: CaptionDirection;
 }
 
-function kindsOf(sample: Sample): readonly string[] | undefined {
+/** Direction of a caption pair (see {@link CaptionTriple.direction}). */
+export type CaptionDirection = 'short-to-long' | 'long-to-short' | 'unknown';
+
+/** What stage 1 needs of a sample: its key and captions (with kinds when known); images are not used. */
+export type CaptionedSample = Pick<Sample, 'key' | 'captions' | 'captionKinds'>;
+
+function kindsOf(sample: CaptionedSample): readonly string[] | undefined {
   const kinds = sample.captionKinds;
   return kinds !== undefined && kinds.length === sample.captions.length ? kinds : undefined;
 }
@@ -37,20 +49,23 @@ function indicesOfKind(kinds: readonly string[], kind: string): number[] {
  * @throws Llm2ClipError `E_DATA` when the sample has fewer than two captions, `E_CONFIG` when
  *   there are fewer than two samples.
  */
-export function captionTriple(samples: readonly Sample[], index: number, rng: Rng, swapProbability = 0.5): CaptionTriple {
+export function captionTriple(samples: readonly CaptionedSample[], index: number, rng: Rng, swapProbability = 0.5): CaptionTriple {
   if (samples.length < 2) throw new Llm2ClipError('E_CONFIG', `stage 1 needs at least two samples, got ${samples.length}`, { field: 'samples' });
   const sample = samples[index];
   if (sample.captions.length < 2) throw new Llm2ClipError('E_DATA', 'stage 1 needs at least two captions per image', { key: sample.key });
   const kinds = kindsOf(sample);
   let queryIndex: number;
   let positiveIndex: number;
+  let direction: CaptionDirection = 'unknown';
   const shorts = kinds !== undefined ? indicesOfKind(kinds, 'short') : [];
   const longs = kinds !== undefined ? indicesOfKind(kinds, 'long') : [];
   if (shorts.length > 0 && longs.length > 0) {
     queryIndex = rng.pick(shorts);
     positiveIndex = rng.pick(longs);
     // always draw, so the random stream does not depend on the probability
-    if (rng.bernoulli(swapProbability)) [queryIndex, positiveIndex] = [positiveIndex, queryIndex];
+    const swapped = rng.bernoulli(swapProbability);
+    if (swapped) [queryIndex, positiveIndex] = [positiveIndex, queryIndex];
+    direction = swapped ? 'long-to-short' : 'short-to-long';
   } else {
     queryIndex = rng.int(0, sample.captions.length - 1);
     positiveIndex = rng.int(0, sample.captions.length - 2);
@@ -69,10 +84,11 @@ export function captionTriple(samples: readonly Sample[], index: number, rng: Rn
     query: sample.captions[queryIndex],
     positive: sample.captions[positiveIndex],
     hardNegative: other.captions[negativeIndex],
+    direction,
   };
 }
 
 /** Triples for `indices` (in order), drawn one after another from `rng`. */
-export function captionTriples(samples: readonly Sample[], indices: readonly number[], rng: Rng, swapProbability = 0.5): CaptionTriple[] {
+export function captionTriples(samples: readonly CaptionedSample[], indices: readonly number[], rng: Rng, swapProbability = 0.5): CaptionTriple[] {
   return indices.map((index) => captionTriple(samples, index, rng, swapProbability));
 }

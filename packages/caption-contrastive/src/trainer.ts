@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Llm2ClipError, Rng, type MetricsLogger, type ProgressCallback, type Sample, type TextEmbedder } from '@llm2clip/core';
+import { Llm2ClipError, Rng, type MetricsLogger, type ProgressCallback, type TextEmbedder } from '@llm2clip/core';
 import {
   AdamW,
   checkpointDirName,
@@ -16,7 +16,20 @@ import { LlmEmbedder, LoraAdapter, POOLING_MODES, type LlamaModel, type LlmToken
 import { BatchCursor, type BatchCursorState } from './batch-cursor.js';
 import { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
 import { contrastiveGradients } from './grad-cache.js';
-import { captionTriples } from './pairs.js';
+import { writeEmbedderConfig } from './llm2vec-config.js';
+import { MixedBatchCursor } from './mixed-batches.js';
+import { captionTriples, type CaptionedSample, type CaptionTriple } from './pairs.js';
+import type { TextPairSource } from './text-pairs.js';
+
+/**
+ * LLM2CLIP's instructions for its caption pairs (`E5_EMBEDDING_PROMPTS["cc3m"]` in
+ * `llm_caption_contrastive/dataset/E5_cc3m.py`), each followed by `;` as its query format
+ * `f"{instruction}; " + query` puts it. The command-line default; the library default is none.
+ */
+export const LLM2CLIP_CAPTION_INSTRUCTIONS = {
+  shortToLong: 'Given a sentence, retrieve a detailed relevant sentence;',
+  longToShort: 'Given a detailed sentence, retrieve a short relevant sentence;',
+} as const;
 
 /** Name of the phase in metrics, progress events and checkpoints. */
 export const STAGE1_PHASE = 'stage1';
@@ -38,8 +51,8 @@ export const CaptionContrastiveConfigSchema = z.object({
   batchSize: z.number().int().positive().default(32),
   /** Peak learning rate. Default 2e-4. */
   lr: z.number().positive().default(2e-4),
-  /** Linear warm-up steps, then linear decay to 0. Default 0. */
-  warmupSteps: z.number().int().nonnegative().default(0),
+  /** Linear warm-up steps, then linear decay to 0. Default 300 (LLM2CLIP's `warmup_steps`). */
+  warmupSteps: z.number().int().nonnegative().default(300),
   /** Longest caption in tokens. Default 128. */
   maxLength: z.number().int().min(2).default(128),
   /** Scores are `scale · cosine`. Default 50. */
@@ -51,6 +64,12 @@ export const CaptionContrastiveConfigSchema = z.object({
   swapProbability: z.number().min(0).max(1).default(0.5),
   /** Instruction put before queries (excluded from pooling); documents get none. */
   instruction: z.string().optional(),
+  /**
+   * Per-direction instructions of short/long caption pairs (LLM2CLIP uses one for short→long and
+   * one for long→short queries, see {@link LLM2CLIP_CAPTION_INSTRUCTIONS}); they take precedence
+   * over `instruction` for pairs whose direction is known.
+   */
+  directionInstructions: z.object({ shortToLong: z.string().min(1), longToShort: z.string().min(1) }).optional(),
   /** Pooling of the embedder being trained. Default `mean`. */
   pooling: z.enum(POOLING_MODES as [PoolingMode, ...PoolingMode[]]).default('mean'),
   /** Seed of LoRA init, batch order, pair sampling and dropout. Default 0. */
@@ -80,6 +99,8 @@ export type CaptionContrastiveConfig = z.input<typeof CaptionContrastiveConfigSc
 export interface CraEvalHook {
   /** Run after every this many steps (and after the last). */
   every: number;
+  /** Also evaluate before the first step (logged as step 0; not repeated on resume). Default true. */
+  before?: boolean;
   /** Scores the embedder being trained; a number or an object with `cra` (percent). */
   evaluate: (embedder: TextEmbedder, step: number) => Promise<number | { cra: number }>;
 }
@@ -91,7 +112,12 @@ export interface CaptionContrastiveOptions extends Omit<CaptionContrastiveConfig
   /** Its tokenizer. */
   tokenizer: LlmTokenizer;
   /** Training images with at least two captions each (`captionKinds` short/long used when present). */
-  samples: readonly Sample[];
+  samples: readonly CaptionedSample[];
+  /**
+   * Text-pair sources mixed into training (LLM2Vec's E5 data): every batch holds items of one
+   * source only — the captions or one of these — as the official `E5Data` batches them.
+   */
+  textPairs?: readonly TextPairSource[];
   /** LoRA settings (defaults r 16, alpha 32, dropout 0.05). */
   lora?: LoraOptionsInput;
   /** Run directory: checkpoints under `checkpoints/`, the final adapter under `adapter/`. */
@@ -102,10 +128,15 @@ export interface CaptionContrastiveOptions extends Omit<CaptionContrastiveConfig
   signal?: AbortSignal;
   /** Progress after each step (`task: 'stage1'`, `unit: 'step'`). */
   onProgress?: ProgressCallback;
-  /** Receives `{ phase: 'stage1', step, loss, lr, gradNorm, seconds }` per step and `cra` records. */
+  /**
+   * Receives `{ phase: 'stage1', step, loss, lr, gradNorm, passes, source, tokens, tokensPerSecond,
+   * seconds, etaSeconds }` per step and `{ phase: 'stage1-eval', step, cra }` records.
+   */
   metrics?: MetricsLogger;
   /** Periodic CRA evaluation. */
   craEval?: CraEvalHook;
+  /** Recorded in the adapter's `llm2clip_embedder.json`: an MNTP adapter was merged into `model` first. */
+  mntpMerged?: boolean;
 }
 
 /** What {@link trainCaptionContrastive} returns. */
@@ -128,6 +159,26 @@ export interface CaptionContrastiveResult {
 
 interface Stage1Cursor {
   batches: BatchCursorState;
+  /** True when the cursor is a {@link MixedBatchCursor} (text pairs mixed in). */
+  mixed?: boolean;
+}
+
+/** The training inputs of one step: queries, positives and hard negatives, row-aligned. */
+interface StepBatch {
+  source: string;
+  queries: TextInput[];
+  positives: string[];
+  negatives: string[];
+}
+
+function queryOf(triple: CaptionTriple, instruction: string | undefined, directions: { shortToLong: string; longToShort: string } | undefined): TextInput {
+  const chosen =
+    directions !== undefined && triple.direction === 'short-to-long'
+      ? directions.shortToLong
+      : directions !== undefined && triple.direction === 'long-to-short'
+        ? directions.longToShort
+        : instruction;
+  return chosen !== undefined ? [chosen, triple.query] : triple.query;
 }
 
 /**
@@ -156,7 +207,9 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
   if (craEval !== undefined && !(Number.isInteger(craEval.every) && craEval.every > 0)) {
     throw new Llm2ClipError('E_CONFIG', `craEval.every must be a positive integer, got ${craEval.every}`, { field: 'craEval.every' });
   }
-  const batchSize = Math.min(config.batchSize, samples.length);
+  const textPairs = (options.textPairs ?? []).filter((source) => source.pairs.length > 0);
+  const mixed = textPairs.length > 0;
+  const batchSize = mixed ? config.batchSize : Math.min(config.batchSize, samples.length);
   const checkpointsDir = runDir !== undefined ? join(runDir, 'checkpoints') : undefined;
   const seeds = new Rng(config.seed);
   const lora = LoraAdapter.attach(model, options.lora ?? config.lora, seeds.fork(1), { baseModelNameOrPath: config.baseModelNameOrPath });
@@ -173,6 +226,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     pooling: config.pooling,
     instruction: config.instruction ?? null,
     lora: lora.options,
+    ...(mixed ? { sources: [samples.length, ...textPairs.map((source) => source.pairs.length)].join(',') } : {}),
   };
   let rng = seeds.fork(2);
   let cursorState: BatchCursorState = { epoch: 0, position: 0 };
@@ -183,7 +237,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     if (resumeFrom !== undefined) {
       const checkpoint = await loadCheckpoint(resumeFrom);
       const saved = checkpoint.trainer as Partial<typeof trainerFacts>;
-      for (const key of ['phase', 'samples', 'batchSize', 'seed', 'pooling', 'maxLength'] as const) {
+      for (const key of ['phase', 'samples', 'batchSize', 'seed', 'pooling', 'maxLength', 'sources'] as const) {
         if (saved[key] !== trainerFacts[key]) {
           throw new Llm2ClipError('E_MISMATCH', `checkpoint has ${key} ${JSON.stringify(saved[key])}, this run ${JSON.stringify(trainerFacts[key])}`, { path: resumeFrom, field: key });
         }
@@ -192,10 +246,36 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       if (checkpoint.optimizer !== undefined) optimizer.importState(checkpoint.optimizer);
       if (checkpoint.rng === undefined) throw new Llm2ClipError('E_FORMAT', 'checkpoint lacks the RNG state', { path: resumeFrom, field: 'rng' });
       rng = Rng.fromState(checkpoint.rng);
-      cursorState = (checkpoint.cursor as Stage1Cursor).batches;
+      const savedCursor = checkpoint.cursor as Stage1Cursor;
+      if ((savedCursor.mixed ?? false) !== mixed) {
+        throw new Llm2ClipError('E_MISMATCH', `checkpoint was written ${mixed ? 'without' : 'with'} text-pair sources`, { path: resumeFrom, field: 'textPairs' });
+      }
+      cursorState = savedCursor.batches;
       startStep = checkpoint.step;
     }
-    const cursor = new BatchCursor(samples.length, batchSize, config.seed, cursorState);
+    const cursor = mixed
+      ? new MixedBatchCursor([samples.length, ...textPairs.map((source) => source.pairs.length)], batchSize, config.seed, cursorState)
+      : new BatchCursor(samples.length, batchSize, config.seed, cursorState);
+    const nextBatch = (): StepBatch => {
+      const { source, indices } = cursor instanceof MixedBatchCursor ? cursor.next() : { source: 0, indices: cursor.next() };
+      if (source === 0) {
+        const triples = captionTriples(samples, indices, rng, config.swapProbability);
+        return {
+          source: 'captions',
+          queries: triples.map((t) => queryOf(t, config.instruction, config.directionInstructions)),
+          positives: triples.map((t) => t.positive),
+          negatives: triples.map((t) => t.hardNegative),
+        };
+      }
+      const { name, pairs, instruction } = textPairs[source - 1];
+      const rows = indices.map((i) => pairs[i]);
+      return {
+        source: name,
+        queries: rows.map((row) => (instruction !== undefined ? [instruction, row.query] : row.query)),
+        positives: rows.map((row) => row.positive),
+        negatives: rows.map((row) => row.negative),
+      };
+    };
     const embedder = new LlmEmbedder(model, tokenizer, { pooling: config.pooling, bidirectional: true, maxLength: config.maxLength, name: 'stage1' });
     const schedule = warmupLinearSchedule({ baseLr: config.lr, warmupSteps: config.warmupSteps, totalSteps: config.steps });
     const losses: number[] = [];
@@ -210,18 +290,24 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
           weights: lora.parameters.toHost(),
           optimizer: optimizer.exportState(),
           rng: rng.getState(),
-          cursor: { batches: cursor.state() } satisfies Stage1Cursor,
+          cursor: { batches: cursor.state(), mixed } satisfies Stage1Cursor,
           trainer: trainerFacts,
         },
         { keep: config.keepCheckpoints },
       );
     };
+    const evaluate = async (): Promise<void> => {
+      if (craEval === undefined) return;
+      const score = await craEval.evaluate(embedder, step);
+      metrics?.log({ phase: `${STAGE1_PHASE}-eval`, step, cra: typeof score === 'number' ? score : score.cra });
+    };
+    if (craEval !== undefined && (craEval.before ?? true) && startStep === 0) await evaluate();
+    const loopStarted = performance.now();
     while (step < config.steps) {
       const started = performance.now();
-      const triples = captionTriples(samples, cursor.next(), rng, config.swapProbability);
-      const queries: TextInput[] = triples.map((t) => (config.instruction !== undefined ? [config.instruction, t.query] : t.query));
-      const documents = [...triples.map((t) => t.positive), ...triples.map((t) => t.hardNegative)];
-      const items = [...queries, ...documents].map((input) => tokenizer.tokenize(input, { maxLength: config.maxLength }));
+      const batch = nextBatch();
+      const items = [...batch.queries, ...batch.positives, ...batch.negatives].map((input) => tokenizer.tokenize(input, { maxLength: config.maxLength }));
+      const tokens = items.reduce((sum, item) => sum + item.ids.length, 0);
       const lossOfEmbeddings = (embeddings: tf.Tensor2D): tf.Scalar => {
         const [q, p, n] = tf.split(embeddings, 3, 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         return captionContrastiveLoss(q, p, n, config.scale);
@@ -234,13 +320,19 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       losses.push(value);
       step += 1;
       const seconds = (performance.now() - started) / 1000;
-      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, passes, seconds });
-      onProgress?.({ task: STAGE1_PHASE, done: step, total: config.steps, unit: 'step', values: { loss: value, lr } });
+      const tokensPerSecond = tokens / seconds;
+      // ETA from the mean step time of this call (checkpoint and eval time included)
+      const etaSeconds = ((performance.now() - loopStarted) / 1000 / (step - startStep)) * (config.steps - step);
+      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, passes, source: batch.source, tokens, tokensPerSecond, seconds, etaSeconds });
+      onProgress?.({
+        task: STAGE1_PHASE,
+        done: step,
+        total: config.steps,
+        unit: 'step',
+        values: { loss: value, lr, 'tok/s': Math.round(tokensPerSecond), eta_s: Math.round(etaSeconds) },
+      });
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await checkpoint();
-      if (craEval !== undefined && (step % craEval.every === 0 || step === config.steps)) {
-        const score = await craEval.evaluate(embedder, step);
-        metrics?.log({ phase: `${STAGE1_PHASE}-eval`, step, cra: typeof score === 'number' ? score : score.cra });
-      }
+      if (craEval !== undefined && (step % craEval.every === 0 || step === config.steps)) await evaluate();
       if (signal?.aborted === true) break;
     }
     if (step > startStep || resumeFrom === undefined) await checkpoint();
@@ -248,6 +340,15 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     if (runDir !== undefined && step >= config.steps) {
       adapterDir = join(runDir, 'adapter');
       await lora.saveAdapter(adapterDir);
+      await writeEmbedderConfig(adapterDir, {
+        pooling: config.pooling,
+        maxLength: config.maxLength,
+        bidirectional: true,
+        instruction: config.instruction ?? null,
+        directionInstructions: config.directionInstructions ?? null,
+        baseModelNameOrPath: config.baseModelNameOrPath,
+        mntpMerged: options.mntpMerged ?? false,
+      });
     }
     return { lora, embedder, losses, startStep, endStep: step, adapterDir, checkpoint: lastCheckpoint };
   } catch (error) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '@llm2clip/core';
 import { AdamW, computeGradients, disposeGradients } from '@llm2clip/tensor';
 import { LlamaModel, LlmEmbedder, LoraAdapter } from '@llm2clip/llm';
-import { captionContrastiveLoss, contrastiveGradients, embedInLengthGroups, lengthGroups } from '../src/index.js';
+import { captionContrastiveLoss, captionTriples, contrastiveGradients, embedInLengthGroups, lengthGroups } from '../src/index.js';
 import { tinyConfig, tinySamples, tinyTokenizer } from './fixtures.js';
 
 function normalize(v: number[]): number[] {
@@ -124,6 +124,40 @@ describe('captionContrastiveLoss', () => {
     const before = tf.memory().numTensors;
     for (const r of [one, many]) for (const g of r.grads.values()) g.dispose();
     expect(tf.memory().numTensors).toBeLessThan(before);
+    embedder.dispose();
+  });
+  it('GradCache gives the exact full-batch gradient at an effective batch of 512 queries (1536 captions)', () => {
+    const tokenizer = tinyTokenizer();
+    const model = LlamaModel.create({ ...tinyConfig(), num_hidden_layers: 1 }, new Rng(1));
+    const lora = LoraAdapter.attach(model, { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] }, new Rng(2));
+    for (const [name, variable] of lora.parameters.entries()) if (name.includes('lora_B')) variable.assign(tf.fill(variable.shape, 0.02));
+    const embedder = new LlmEmbedder(model, tokenizer);
+    const samples = tinySamples(512, 7);
+    const triples = captionTriples(samples, samples.map((_, i) => i), new Rng(3));
+    const texts = [...triples.map((t) => t.query), ...triples.map((t) => t.positive), ...triples.map((t) => t.hardNegative)];
+    const items = texts.map((t) => tokenizer.tokenize(t, { maxLength: 5 }));
+    const lossOf = (e: tf.Tensor2D) => {
+      const [q, p, n] = tf.split(e, 3, 0) as tf.Tensor2D[];
+      return captionContrastiveLoss(q, p, n);
+    };
+    // reference: one tape over the whole batch, no caching
+    const full = computeGradients(lora.parameters, () => lossOf(embedder.embedTensor(tokenizer.pad(items), { training: false })));
+    const cached = contrastiveGradients(lora.parameters, embedder, items, lossOf, { tokensPerPass: 1024, training: true, rng: new Rng(4) });
+    expect(cached.passes).toBeGreaterThanOrEqual(4);
+    expect(Math.abs(full.loss.dataSync()[0] - cached.loss)).toBeLessThan(1e-4);
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (const [name, grad] of full.grads) {
+      const a = grad.dataSync();
+      const b = cached.grads.get(name)!.dataSync();
+      for (let i = 0; i < a.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+      }
+    }
+    expect(maxAbs).toBeGreaterThan(1e-5);
+    expect(maxDiff).toBeLessThan(1e-3 * maxAbs);
+    tf.dispose([full.loss, ...full.grads.values(), ...cached.grads.values()]);
     embedder.dispose();
   });
 });

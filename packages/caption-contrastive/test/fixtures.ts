@@ -9,31 +9,36 @@ const SIZES = ['small', 'large', 'tiny'];
 const RELATIONS = ['left', 'right', 'above', 'below', 'near'];
 const WORDS = ['a', 'the', 'of', 'with', 'and', 'image', 'shows', 'there', 'is', 'picture', 'retrieve', 'caption', ':', ...COLORS, ...SHAPES, ...SIZES, ...RELATIONS];
 
-/** A word-level WordPiece tokenizer over the test vocabulary (`<s> $A` template), built in code. */
-export function tinyTokenizer(): LlmTokenizer {
+/** `tokenizer.json` of {@link tinyTokenizer}: word-level WordPiece over the test vocabulary (`<s> $A` template). */
+export function tinyTokenizerJson(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   [...SPECIAL_TOKENS, ...WORDS].forEach((token, id) => {
     vocab[token] = id;
   });
-  return LlmTokenizer.fromJson(
-    {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: SPECIAL_TOKENS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-      normalizer: { type: 'Lowercase' },
-      pre_tokenizer: { type: 'Whitespace' },
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-      },
-      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-      model: { type: 'WordPiece', unk_token: '<unk>', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: SPECIAL_TOKENS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
     },
-    { bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' },
-  );
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '<unk>', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+/** `tokenizer_config.json` of {@link tinyTokenizer}. */
+export const TINY_TOKENIZER_CONFIG = { bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' };
+
+/** A word-level WordPiece tokenizer over the test vocabulary (`<s> $A` template), built in code. */
+export function tinyTokenizer(): LlmTokenizer {
+  return LlmTokenizer.fromJson(tinyTokenizerJson(), TINY_TOKENIZER_CONFIG);
 }
 
 /** Vocabulary size of {@link tinyTokenizer}. */

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { JsonlMetricsLogger, Rng, readMetricsJsonl, type ProgressEvent } from '@llm2clip/core';
-import { LlamaModel } from '@llm2clip/llm';
-import { pretrainCausalLm, trainCaptionContrastive } from '../src/index.js';
+import { LlamaModel, parseLoraOptions } from '@llm2clip/llm';
+import { readSafetensors } from '@llm2clip/tensor';
+import { CaptionContrastiveConfigSchema, pretrainCausalLm, trainCaptionContrastive } from '../src/index.js';
 import { tinyConfig, tinySamples, tinyTokenizer } from './fixtures.js';
 
 const tokenizer = tinyTokenizer();
@@ -38,6 +39,11 @@ describe('pretrainCausalLm', () => {
 });
 
 describe('trainCaptionContrastive', () => {
+  it("defaults to LLM2CLIP's stage-1 settings", () => {
+    expect(CaptionContrastiveConfigSchema.parse({ steps: 1 })).toMatchObject({ lr: 2e-4, warmupSteps: 300, scale: 50, pooling: 'mean', weightDecay: 0, maxGradNorm: 1 });
+    expect(parseLoraOptions({})).toMatchObject({ r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
+  });
+
   it('trains only LoRA weights, logs metrics and progress, writes a PEFT adapter, and leaks nothing', async () => {
     const runDir = await mkdtemp(join(tmpdir(), 'stage1-'));
     const model = LlamaModel.create(tinyConfig(), new Rng(1));
@@ -72,11 +78,30 @@ describe('trainCaptionContrastive', () => {
     expect(tensorCounts.get(6)).toBe(tensorCounts.get(2));
     expect(events.map((e) => e.done)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(events[0]).toMatchObject({ task: 'stage1', total: 6, unit: 'step' });
-    expect(craSteps).toEqual([3, 6]);
+    expect(craSteps).toEqual([0, 3, 6]);
     const records = readMetricsJsonl(await readFile(join(runDir, 'metrics.jsonl'), 'utf8'));
     expect(records.filter((r) => r.phase === 'stage1').map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(records.filter((r) => r.phase === 'stage1-eval').map((r) => r.cra)).toEqual([50, 50]);
-    expect((await readdir(join(runDir, 'adapter'))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(records.filter((r) => r.phase === 'stage1-eval').map((r) => [r.step, r.cra])).toEqual([[0, 50], [3, 50], [6, 50]]);
+    const stepRecord = records.find((r) => r.phase === 'stage1')!;
+    expect(stepRecord.tokens).toBeGreaterThan(3 * 4);
+    expect(stepRecord.tokensPerSecond).toBeGreaterThan(0);
+    expect(stepRecord.etaSeconds).toBeGreaterThanOrEqual(0);
+    expect(stepRecord.source).toBe('captions');
+    expect(events[0].values).toHaveProperty('tok/s');
+    expect(events[0].values).toHaveProperty('eta_s');
+    expect((await readdir(join(runDir, 'adapter'))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'llm2clip_embedder.json', 'llm2vec_config.json']);
+    const tensorNames = [...(await readSafetensors(join(runDir, 'adapter', 'adapter_model.safetensors'))).tensors.keys()];
+    expect(tensorNames).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    expect(tensorNames).toContain('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight');
+    expect(tensorNames).toHaveLength(2 * 2 * 7);
+    expect(JSON.parse(await readFile(join(runDir, 'adapter', 'llm2vec_config.json'), 'utf8'))).toEqual({ pooling_mode: 'mean', max_length: 32, doc_max_length: 32, skip_instruction: true });
+    expect(JSON.parse(await readFile(join(runDir, 'adapter', 'llm2clip_embedder.json'), 'utf8'))).toMatchObject({
+      format: 'llm2clip.stage1-embedder',
+      version: 1,
+      bidirectional: true,
+      instruction: 'retrieve caption :',
+      instructionOn: 'queries',
+    });
     const adapterConfig = JSON.parse(await readFile(join(runDir, 'adapter', 'adapter_config.json'), 'utf8'));
     expect(adapterConfig).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, lora_dropout: 0.1, bias: 'none' });
     expect(await readdir(join(runDir, 'checkpoints'))).toEqual(['step-00000006']);
