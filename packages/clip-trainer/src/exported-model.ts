@@ -12,13 +12,16 @@ import {
   type ModelDescription,
   type TextEmbedder,
 } from '@llm2clip/core';
-import { ClipImageEmbedder, ClipTextEmbedder, ClipTextModel, ClipTextTokenizer, ClipVisionModel, ImagePreprocessor } from '@llm2clip/vision';
+import { ClipImageEmbedder, ClipTextEmbedder, ClipTextModel, ClipTextTokenizer, ImagePreprocessor, loadVisionTower, type ClipVisionModel, type Eva02VisionModel } from '@llm2clip/vision';
+import { writeSafetensors } from '@llm2clip/tensor';
 import { TextAdapter } from './adapter.js';
 
 /** `format` of `llm2clip.json` in a saved CLIP model directory. */
 export const CLIP_MODEL_FORMAT = 'llm2clip.clip-model';
 /** Current saved-model layout version. */
 export const CLIP_MODEL_VERSION = 1;
+/** The adapter weights under LLM2CLIP's `TextProj` state-dict names, in `adapter/`. */
+export const LLM2CLIP_TEXT_PROJ_FILE = 'llm2clip_text_proj.safetensors';
 
 /** The trained text side: the adapter over a frozen teacher, or the CLIP text tower. */
 export type TrainedTextTower =
@@ -72,8 +75,8 @@ export class AdapterTextEmbedder implements TextEmbedder {
  * temperature, with embedders for `@llm2clip/eval` and a Hugging Face-style save.
  */
 export class TrainedClipModel {
-  /** The trained vision tower (with its fresh projection). */
-  readonly vision: ClipVisionModel;
+  /** The trained vision tower (with its fresh projection): a CLIP ViT or an EVA02 tower. */
+  readonly vision: ClipVisionModel | Eva02VisionModel;
   /** The trained text side. */
   readonly text: TrainedTextTower;
   /** Evaluation preprocessing of the vision tower. */
@@ -81,7 +84,7 @@ export class TrainedClipModel {
   /** Learned `logit_scale` (log of the inverse temperature). */
   readonly logitScale: number;
 
-  constructor(vision: ClipVisionModel, text: TrainedTextTower, preprocessor: ImagePreprocessor, logitScale: number) {
+  constructor(vision: ClipVisionModel | Eva02VisionModel, text: TrainedTextTower, preprocessor: ImagePreprocessor, logitScale: number) {
     this.vision = vision;
     this.text = text;
     this.preprocessor = preprocessor;
@@ -122,10 +125,11 @@ export class TrainedClipModel {
 }
 
 /**
- * Saves a trained model into `dir`: the vision tower in the Hugging Face
- * `CLIPVisionModelWithProjection` layout (`config.json`, `model.safetensors`), a
+ * Saves a trained model into `dir`: the vision tower with its own `save` — a CLIP ViT in the
+ * Hugging Face `CLIPVisionModelWithProjection` layout (`config.json`, `model.safetensors`), an
+ * EVA02 tower in timm's layout — a
  * `preprocessor_config.json` (`CLIPImageProcessor`), the text side beside it — `adapter/`
- * (LLM2CLIP) or `text/` (CLIP text tower + `tokenizer.json`) — and `llm2clip.json` (format,
+ * (LLM2CLIP; also as `llm2clip_text_proj.safetensors` under LLM2CLIP's `TextProj` names) or `text/` (CLIP text tower + `tokenizer.json`) — and `llm2clip.json` (format,
  * version, text side, logit scale, teacher) last. Every file is written atomically.
  */
 export async function saveClipModel(model: TrainedClipModel, dir: string): Promise<void> {
@@ -147,6 +151,8 @@ export async function saveClipModel(model: TrainedClipModel, dir: string): Promi
   });
   if (model.text.kind === 'llm2clip') {
     await model.text.adapter.save(join(dir, 'adapter'));
+    // the same weights under LLM2CLIP's `TextProj` names, for `text_proj.load_state_dict` in PyTorch
+    await writeSafetensors(join(dir, 'adapter', LLM2CLIP_TEXT_PROJ_FILE), model.text.adapter.toLlm2ClipStateDict(), { format: 'pt' });
   } else {
     await model.text.model.save(join(dir, 'text'));
     await model.text.tokenizer.save(join(dir, 'text'));
@@ -161,7 +167,7 @@ export async function saveClipModel(model: TrainedClipModel, dir: string): Promi
   });
 }
 
-/** Loads a directory written by {@link saveClipModel}. */
+/** Loads a directory written by {@link saveClipModel} (the vision tower through `loadVisionTower`). */
 export async function loadClipModel(dir: string): Promise<TrainedClipModel> {
   const infoPath = join(dir, 'llm2clip.json');
   let info: { format?: unknown; version?: unknown; textSide?: unknown; logitScale?: unknown; contextLength?: number; teacher?: ModelDescription };
@@ -173,7 +179,7 @@ export async function loadClipModel(dir: string): Promise<TrainedClipModel> {
   if (info.format !== CLIP_MODEL_FORMAT || info.version !== CLIP_MODEL_VERSION) {
     throw new Llm2ClipError('E_FORMAT', `expected ${CLIP_MODEL_FORMAT} v${CLIP_MODEL_VERSION}, found ${String(info.format)} v${String(info.version)}`, { path: infoPath, field: 'format' });
   }
-  const vision = await ClipVisionModel.fromPretrained(dir);
+  const vision = await loadVisionTower(dir);
   const pre = JSON.parse(await readFile(join(dir, 'preprocessor_config.json'), 'utf8')) as { size?: { shortest_edge?: number }; image_mean?: number[]; image_std?: number[] };
   const preprocessor = new ImagePreprocessor({ imageSize: pre.size?.shortest_edge ?? vision.config.image_size, mean: pre.image_mean, std: pre.image_std });
   let text: TrainedTextTower;

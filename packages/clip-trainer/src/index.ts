@@ -20,9 +20,42 @@ export { trainClip, type TrainClipOptions, type TrainClipResult, type Llm2ClipTe
 export {
   CLIP_MODEL_FORMAT,
   CLIP_MODEL_VERSION,
+  LLM2CLIP_TEXT_PROJ_FILE,
   AdapterTextEmbedder,
   TrainedClipModel,
   saveClipModel,
   loadClipModel,
   type TrainedTextTower,
 } from './exported-model.js';
+export { resolveShardSpec, assignShards, type ShardSpec, type ShardAssignment } from './shard-spec.js';
+export {
+  EMBEDDING_SHARD_FORMAT,
+  EMBEDDING_SHARD_VERSION,
+  SHARD_RECORD_SUFFIX,
+  embedShards,
+  mergeEmbeddingShards,
+  inputShardsFromPaths,
+  inputShardsFromSource,
+  sidecarBaseNames,
+  type EmbedInputShard,
+  type EmbeddingShardRecord,
+  type EmbedShardsOptions,
+  type EmbedShardsResult,
+  type MergedEmbeddingManifest,
+  type MergeEmbeddingShardsOptions,
+} from './sharded-embed.js';
+export { LOGIT_SCALE, contrastiveGradients, type ContrastiveTower, type MicroBatchInputs, type ContrastiveGradients } from './contrastive-step.js';
+export { lockStore } from './tower-lock.js';
+export { DEFAULT_LOGIT_SCALE, readPretrainedLogitScale } from './pretrained-logit-scale.js';
+export { CachedTeacherEmbedder } from './cached-teacher.js';
+export {
+  CLIP_TRAIN_CONFIG_FORMAT,
+  CLIP_TRAIN_CONFIG_VERSION,
+  ClipDataConfig,
+  ClipEvalConfig,
+  ClipTrainConfig,
+  parseClipTrainConfig,
+  trainOptionsFromConfig,
+  type ClipTrainConfigInput,
+} from './clip-train-config.js';
+export { LLM2CLIP_CAPTION_FIELDS, writeLlm2ClipColumnTars, type Llm2ClipColumnTarOptions } from './llm2clip-column-tars.js';

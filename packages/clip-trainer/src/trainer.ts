@@ -10,14 +10,13 @@ import {
   type MetricsLogger,
   type ProgressCallback,
   type RawImage,
+  type RngState,
   type SampleSource,
 } from '@llm2clip/core';
 import {
   AdamW,
   ParameterStore,
-  clipContrastiveLoss,
   clipGradNorm,
-  computeGradients,
   disposeGradients,
   ensureGradientsRegistered,
   latestCheckpoint,
@@ -33,9 +32,13 @@ import {
   type ClipTextModel,
   type ClipTextTokenizer,
   type ClipVisionModel,
+  type Eva02VisionModel,
   type RandomResizedCropOptions,
 } from '@llm2clip/vision';
 import { TextAdapter } from './adapter.js';
+import { EmbeddingCache } from './embedding-cache.js';
+import { LOGIT_SCALE, contrastiveGradients, type ContrastiveTower, type MicroBatchInputs } from './contrastive-step.js';
+import { lockStore } from './tower-lock.js';
 import { TrainedClipModel, type TrainedTextTower } from './exported-model.js';
 import { CachedEmbeddingTextSide, ClipTowerTextSide, chooseCaption, type CaptionedSample, type TextSide } from './text-side.js';
 
@@ -48,6 +51,11 @@ export interface Llm2ClipTextOptions {
   adapter?: TextAdapter;
   /** Residual blocks of a fresh adapter. Default 4. */
   adapterBlocks?: number;
+  /**
+   * The teacher the cache must come from (e.g. the fingerprint in a saved model's `llm2clip.json`
+   * when continuing its adapter): a cache written by another embedder is refused with `E_MISMATCH`.
+   */
+  teacherFingerprint?: string;
 }
 
 /** The baseline's text side: a CLIP text tower trained jointly (77-token context). */
@@ -63,8 +71,11 @@ export interface BaselineTextOptions {
 export interface TrainClipOptions {
   /** Training data; read in file order once when images are cached, else per epoch with `{ seed, epoch }`. */
   source: SampleSource;
-  /** The vision tower to train (modified in place; it gets a fresh projection unless `freshProjection: false`). */
-  vision: ClipVisionModel;
+  /**
+   * The vision tower to train — a CLIP ViT or an EVA02 tower (`loadVisionTower(dir)` of
+   * `@llm2clip/vision`); modified in place: it gets a fresh projection unless `freshProjection: false`.
+   */
+  vision: ClipVisionModel | Eva02VisionModel;
   /** Which text side to train against. */
   text: Llm2ClipTextOptions | BaselineTextOptions;
   /** Seed of everything random: init of new heads, shuffling, caption choice, augmentation. [0] */
@@ -126,6 +137,32 @@ export interface TrainClipOptions {
   onProgress?: ProgressCallback;
   /** Stops training after the current step when aborted (result `stopped: true`). */
   signal?: AbortSignal;
+  /**
+   * Samples per micro-batch for exact large batches: the step's gradients are those of the whole
+   * `batchSize` batch (gradient caching, see {@link contrastiveGradients}) while activations are
+   * held for one micro-batch at a time. [batchSize: no micro-batching]
+   */
+  microBatchSize?: number;
+  /**
+   * Freeze the vision tower as open_clip's `lock_image_tower` (the tower's own `lock`): `true`
+   * freezes it all, `{ unlockedGroups: k }` leaves the last k groups trainable — groups are the
+   * embeddings, each block but the last, the last block with the final norm, the projection;
+   * `freezeNorms` keeps layer norms frozen in unlocked groups. The tower is unlocked again when
+   * training ends. [unlocked]
+   */
+  lockImage?: boolean | { unlockedGroups: number; freezeNorms?: boolean };
+  /** Freeze the text side (the adapter, or the baseline's text tower). [false] */
+  lockText?: boolean;
+  /** Freeze the logit scale at its initial value. [false] */
+  lockLogitScale?: boolean;
+  /** Run `evaluate` every N steps (and after the last step). */
+  evalEvery?: number;
+  /**
+   * Periodic evaluation (e.g. `@llm2clip/eval`'s retrieval on a held-out split): gets the model as
+   * it is at `step` (do not dispose it) and returns named numbers, logged to the metrics with
+   * phase `<phase>-eval` and sent as a progress event of task `eval`.
+   */
+  evaluate?: (model: TrainedClipModel, step: number) => Promise<Record<string, number>>;
 }
 
 /** What {@link trainClip} returns. */
@@ -146,6 +183,8 @@ export interface TrainClipResult {
   lastCheckpoint?: string;
   /** Mean training throughput of this call (images per second, data preparation included). */
   imagesPerSecond: number;
+  /** Results of the periodic evaluations of this call, by step. */
+  evaluations: Array<{ step: number; values: Record<string, number> }>;
 }
 
 interface CachedItem extends CaptionedSample {
@@ -159,8 +198,8 @@ interface StreamItem extends CaptionedSample {
 
 interface TrainBatch {
   samples: CaptionedSample[];
-  /** Preprocessed pixels; may draw augmentation crops from `rng`. Caller owns the tensor. */
-  pixels(rng: Rng): Promise<tf.Tensor4D>;
+  /** Preprocessed pixels of `samples[start, end)`; may draw augmentation crops from `rng`. Caller owns the tensor. */
+  pixels(rng: Rng, start?: number, end?: number): Promise<tf.Tensor4D>;
 }
 
 /** Where the next batch comes from: epoch and batch index within it. */
@@ -173,6 +212,15 @@ const AUTO_CACHE_LIMIT = 20_000;
 
 function epochSeed(seed: number, epoch: number): number {
   return (seed ^ Math.imul(epoch + 1, 0x9e3779b1)) | 0;
+}
+
+/** `1h02m`, `3m05s`, `42s`. */
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
 }
 
 function positive(value: number | undefined, field: string, integer = false): void {
@@ -224,9 +272,10 @@ async function planInMemory(source: SampleSource, pre: ImagePreprocessor, augmen
         const batch = permutation.slice(b * batchSize, (b + 1) * batchSize).map((i) => items[i]);
         yield {
           samples: batch,
-          pixels: async (rng) => {
-            if (augment === undefined) return pre.stack(batch.map((item) => item.pixels as Float32Array));
-            return pre.stack(await pre.preprocessMany(batch.map((item) => item.decoded as RawImage), { rng, options: augment }));
+          pixels: async (rng, start = 0, end = batch.length) => {
+            const part = batch.slice(start, end);
+            if (augment === undefined) return pre.stack(part.map((item) => item.pixels as Float32Array));
+            return pre.stack(await pre.preprocessMany(part.map((item) => item.decoded as RawImage), { rng, options: augment }));
           },
         };
       }
@@ -253,7 +302,11 @@ async function planStreaming(source: SampleSource, pre: ImagePreprocessor, augme
         if (pending.length === batchSize) {
           const batch = pending;
           pending = [];
-          yield { samples: batch, pixels: (rng) => pre.preprocessBatch(batch.map((s) => s.image), augment !== undefined ? { rng, options: augment } : undefined) };
+          yield {
+            samples: batch,
+            pixels: (rng, start = 0, end = batch.length) =>
+              pre.preprocessBatch(batch.slice(start, end).map((s) => s.image), augment !== undefined ? { rng, options: augment } : undefined),
+          };
         }
       }
     },
@@ -265,9 +318,12 @@ async function planStreaming(source: SampleSource, pre: ImagePreprocessor, augme
  * and the text side with the symmetric CLIP loss and a learnable logit scale. Per sample a short
  * or a long caption is drawn with p = 0.5. AdamW (decay 0.05 except biases/norms/embeddings/logit
  * scale, optional layer-wise lr decay), warm-up + cosine schedule, gradient clipping at 5.0, the
- * logit scale clamped to ≤ ln(100) after every step. A cache whose dimension or keys do not match
- * the data is refused with `E_MISMATCH` before the first step. Checkpoints are atomic; `resume`
- * continues bit-exactly. The backend is the caller's choice (`initBackend()` or `tf.setBackend`).
+ * logit scale clamped to ≤ ln(100) after every step. A cache whose dimension, keys or teacher
+ * (`teacherFingerprint`) do not match is refused with `E_MISMATCH` before the first step. Large
+ * batches run exactly in small memory with `microBatchSize` (gradient caching); towers lock by
+ * open_clip's groups (`lockImage`, `lockText`); `evaluate` runs every `evalEvery` steps.
+ * Checkpoints are atomic; `resume` continues bit-exactly. The backend is the caller's choice
+ * (`initBackend()` or `tf.setBackend`).
  *
  * @example
  * ```ts
@@ -303,6 +359,9 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
   positive(options.epochs, 'epochs', true);
   positive(options.checkpointEvery, 'checkpointEvery', true);
   positive(logEvery, 'logEvery', true);
+  positive(options.microBatchSize, 'microBatchSize', true);
+  positive(options.evalEvery, 'evalEvery', true);
+  if (options.evalEvery !== undefined && options.evaluate === undefined) throw new Llm2ClipError('E_CONFIG', 'evalEvery needs an evaluate function', { field: 'evaluate' });
   if (batchSize < 2) throw new Llm2ClipError('E_CONFIG', 'the contrastive loss needs batchSize ≥ 2', { field: 'batchSize' });
   if ((options.checkpointEvery !== undefined || options.resume === true) && outDir === undefined) {
     throw new Llm2ClipError('E_CONFIG', 'checkpointEvery and resume need outDir', { field: 'outDir' });
@@ -315,6 +374,13 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
   let tower: TrainedTextTower;
   if (options.text.kind === 'llm2clip') {
     const { cache } = options.text;
+    const cacheTeacher = cache.manifest.embedder?.fingerprint;
+    if (options.text.teacherFingerprint !== undefined && options.text.teacherFingerprint !== cacheTeacher) {
+      throw new Llm2ClipError('E_MISMATCH', `the embedding cache was written by embedder ${String(cacheTeacher)}, this run expects ${options.text.teacherFingerprint}`, {
+        path: cache instanceof EmbeddingCache ? join(cache.dir, 'manifest.json') : undefined,
+        field: 'embedder.fingerprint',
+      });
+    }
     const projectionDim = options.projectionDim ?? options.text.adapter?.dim ?? vision.config.projection_dim;
     const adapter = options.text.adapter ?? TextAdapter.create({ inputDim: cache.dim, outputDim: projectionDim, numBlocks: options.text.adapterBlocks ?? 4 }, initRng);
     if (adapter.config.inputDim !== cache.dim) {
@@ -354,9 +420,9 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
   // trainable state
   const logitStore = new ParameterStore();
-  const logitScale = logitStore.add('logit_scale', tf.scalar(logitScaleInit, 'float32'));
+  const logitScale = logitStore.add(LOGIT_SCALE, tf.scalar(logitScaleInit, 'float32'), options.lockLogitScale !== true);
   const stores = [vision.parameters, ...side.stores, logitStore];
-  const numLayers = vision.config.num_hidden_layers;
+  const numLayers = vision.numLayers;
   const optimizer = new AdamW({
     beta1: betas[0],
     beta2: betas[1],
@@ -372,6 +438,23 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
   let cursor: DataCursor = { epoch: 0, batch: 0 };
   let resumedFrom: number | undefined;
   const checkpointsDir = outDir !== undefined ? join(outDir, 'checkpoints') : undefined;
+  const microBatchSize = Math.min(options.microBatchSize ?? batchSize, batchSize);
+  const imageTower: ContrastiveTower = { stores: [vision.parameters], forward: (pixels) => vision.forward(pixels as tf.Tensor4D) };
+  const textTower: ContrastiveTower = { stores: side.stores, forward: (input) => side.forward(input) };
+  const unlocks: Array<() => void> = [];
+  if (options.lockImage !== undefined && options.lockImage !== false) {
+    const unlockedGroups = options.lockImage === true ? 0 : options.lockImage.unlockedGroups;
+    if (!Number.isInteger(unlockedGroups) || unlockedGroups < 0 || unlockedGroups > numLayers + 2) {
+      throw new Llm2ClipError('E_CONFIG', `lockImage.unlockedGroups must be an integer in [0, ${numLayers + 2}], got ${unlockedGroups}`, { field: 'lockImage.unlockedGroups' });
+    }
+    vision.lock(unlockedGroups, { freezeNorms: typeof options.lockImage === 'object' ? options.lockImage.freezeNorms : undefined });
+    unlocks.push(() => vision.unlock());
+  }
+  if (options.lockText === true) for (const store of side.stores) unlocks.push(lockStore(store));
+  if (stores.every((store) => store.trainableNames().length === 0)) {
+    unlocks.forEach((unlock) => unlock());
+    throw new Llm2ClipError('E_CONFIG', 'every weight is locked: nothing to train', { field: 'lockImage' });
+  }
 
   try {
     if (options.resume !== undefined && options.resume !== false) {
@@ -403,6 +486,8 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
     const metrics = options.metrics ?? (outDir !== undefined ? new JsonlMetricsLogger(join(outDir, 'metrics.jsonl')) : undefined);
     const losses: number[] = [];
+    const evaluations: TrainClipResult['evaluations'] = [];
+    const firstStep = step;
     let stopped = false;
     let lastCheckpoint: string | undefined;
     let imagesSeen = 0;
@@ -432,38 +517,57 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
         producedAny = true;
         const stepStarted = performance.now();
         const choices = batch.samples.map((sample) => chooseCaption(sample, rng));
-        const pixels = await batch.pixels(rng);
-        const textInput = side.prepare(batch.samples, choices);
+        const micro: MicroBatchInputs[] = [];
+        for (let start = 0; start < batch.samples.length; start += microBatchSize) {
+          const end = Math.min(start + microBatchSize, batch.samples.length);
+          // gradient caching builds each micro-batch twice: the second time from the same generator state
+          let replay: RngState | undefined;
+          micro.push({
+            image: () => {
+              if (replay !== undefined) return batch.pixels(Rng.fromState(replay), start, end);
+              replay = rng.getState();
+              return batch.pixels(rng, start, end);
+            },
+            text: () => side.prepare(batch.samples.slice(start, end), choices.slice(start, end)),
+          });
+        }
         const stepLr = schedule(step);
-        let lossValue: number;
+        const { loss: lossValue, grads } = await contrastiveGradients(imageTower, textTower, logitStore, micro);
         let gradNorm: number;
         try {
-          const { loss, grads } = computeGradients(stores, () =>
-            clipContrastiveLoss(vision.forward(pixels), side.forward(textInput), tf.exp(logitScale)),
-          );
           gradNorm = clipGradNorm(grads, gradClip);
           optimizer.apply(stores, grads, stepLr);
-          disposeGradients(grads);
-          lossValue = loss.dataSync()[0];
-          loss.dispose();
-          tf.tidy(() => {
-            logitScale.assign(tf.clipByValue(logitScale, 0, maxLogitScale));
-          });
         } finally {
-          pixels.dispose();
-          textInput.dispose();
+          disposeGradients(grads);
         }
+        tf.tidy(() => {
+          logitScale.assign(tf.clipByValue(logitScale, 0, maxLogitScale));
+        });
         step += 1;
         cursor = { epoch: cursor.epoch, batch: cursor.batch + 1 };
         losses.push(lossValue);
         imagesSeen += batch.samples.length;
         const seconds = (performance.now() - stepStarted) / 1000;
         const imagesPerSecond = batch.samples.length / Math.max(seconds, 1e-9);
+        // ETA from the mean step time of this call (evaluation and checkpoint time included)
+        const etaSeconds = ((performance.now() - runStarted) / 1000 / (step - firstStep)) * (totalSteps - step);
         if (metrics !== undefined && (step % logEvery === 0 || step === totalSteps)) {
-          metrics.log({ phase, step, epoch: cursor.epoch, loss: lossValue, lr: stepLr, logit_scale: Math.exp(logitScale.dataSync()[0]), grad_norm: gradNorm, images_per_s: imagesPerSecond });
+          metrics.log({ phase, step, epoch: cursor.epoch, loss: lossValue, lr: stepLr, logit_scale: Math.exp(logitScale.dataSync()[0]), grad_norm: gradNorm, images_per_s: imagesPerSecond, eta_s: etaSeconds });
+        }
+        if (options.evaluate !== undefined && options.evalEvery !== undefined && (step % options.evalEvery === 0 || step === totalSteps)) {
+          const values = await options.evaluate(new TrainedClipModel(vision, tower, preprocessor, logitScale.dataSync()[0]), step);
+          evaluations.push({ step, values });
+          metrics?.log({ phase: `${phase}-eval`, step, ...values });
+          onProgress({ task: 'eval', done: step, total: totalSteps, unit: 'step', values });
         }
         if (options.checkpointEvery !== undefined && (step % options.checkpointEvery === 0 || step === totalSteps)) await writeCheckpoint();
-        onProgress({ task: phase, done: step, total: totalSteps, unit: 'step', values: { loss: Number(lossValue.toFixed(4)), lr: Number(stepLr.toExponential(3)), 'img/s': Number(imagesPerSecond.toFixed(1)) } });
+        onProgress({
+          task: phase,
+          done: step,
+          total: totalSteps,
+          unit: 'step',
+          values: { loss: Number(lossValue.toFixed(4)), lr: Number(stepLr.toExponential(3)), 'img/s': Number(imagesPerSecond.toFixed(1)), eta: formatDuration(etaSeconds) },
+        });
         if (step >= totalSteps) break training;
         if (options.signal?.aborted === true) {
           stopped = true;
@@ -478,8 +582,9 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
     const totalSeconds = (performance.now() - runStarted) / 1000;
     const model = new TrainedClipModel(vision, tower, preprocessor, logitScale.dataSync()[0]);
-    return { model, steps: step, totalSteps, losses, resumedFrom, stopped, lastCheckpoint, imagesPerSecond: imagesSeen / Math.max(totalSeconds, 1e-9) };
+    return { model, steps: step, totalSteps, losses, resumedFrom, stopped, lastCheckpoint, imagesPerSecond: imagesSeen / Math.max(totalSeconds, 1e-9), evaluations };
   } finally {
+    for (const unlock of unlocks.reverse()) unlock();
     optimizer.dispose();
     logitStore.dispose();
   }

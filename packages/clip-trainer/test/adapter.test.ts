@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@llm2clip/core';
-import { l2Normalize, layerNorm } from '@llm2clip/tensor';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { l2Normalize, layerNorm, readSafetensors } from '@llm2clip/tensor';
 import { TextAdapter } from '../src/index.js';
 import { tempDir, useCpu } from './helpers.js';
 
@@ -49,6 +51,40 @@ describe('TextAdapter', () => {
     await adapter.save(dir);
     const loaded = await TextAdapter.load(dir);
     expect(loaded.config).toEqual(adapter.config);
+    expect(loaded.fingerprint()).toBe(adapter.fingerprint());
+    adapter.dispose();
+    loaded.dispose();
+  });
+
+  it('reproduces LLM2CLIP TextProj (PyTorch) from its state dict, and writes the same names back', async () => {
+    // fixture: scripts/llm2clip_text_proj_fixture.py (TextProj of microsoft/LLM2CLIP, seeded weights)
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    const reference = JSON.parse(await readFile(join(fixtures, 'llm2clip-text-proj.json'), 'utf8')) as { config: { inputDim: number; outputDim: number }; input: number[]; output: number[] };
+    const { tensors } = await readSafetensors(join(fixtures, 'llm2clip-text-proj.safetensors'));
+    const adapter = TextAdapter.fromLlm2ClipStateDict(tensors, reference.config);
+    const x = tf.tensor2d(reference.input, [3, 6]);
+    const y = adapter.forward(x);
+    const got = y.dataSync();
+    reference.output.forEach((value, i) => expect(got[i]).toBeCloseTo(value, 5));
+    const back = adapter.toLlm2ClipStateDict();
+    expect([...back.keys()].sort()).toEqual([...tensors.keys()].sort());
+    for (const [name, tensor] of tensors) expect(Array.from(back.get(name)?.data ?? [])).toEqual(Array.from(tensor.data));
+    tf.dispose([x, y]);
+    tensors.delete('text_adaptor.5.bias');
+    expect(() => TextAdapter.fromLlm2ClipStateDict(tensors, reference.config)).toThrow(/adapter\.proj\.bias/);
+    adapter.dispose();
+  });
+
+  it('loads a version-1 adapter written before projBias existed (bias-free projection)', async () => {
+    const adapter = TextAdapter.create({ inputDim: 6, outputDim: 4, numBlocks: 1, projBias: false }, new Rng(6));
+    const dir = await tempDir('adapter-v1');
+    await adapter.save(dir);
+    const configPath = join(dir, 'adapter_config.json');
+    const json = JSON.parse(await readFile(configPath, 'utf8'));
+    delete json.config.projBias;
+    await writeFile(configPath, JSON.stringify(json));
+    const loaded = await TextAdapter.load(dir);
+    expect(loaded.config.projBias).toBe(false);
     expect(loaded.fingerprint()).toBe(adapter.fingerprint());
     adapter.dispose();
     loaded.dispose();
