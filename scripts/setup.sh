@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libopenblas-dev pkg-config)
+# chromium: the headless browser the eval package's report.html test opens (through playwright-core)
+# openmpi-bin libopenmpi-dev: mpirun and the MPI headers/library of @llm2clip/distributed's optional binding
+apt_packages=(libopenblas-dev pkg-config chromium openmpi-bin libopenmpi-dev)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

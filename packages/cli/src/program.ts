@@ -2,6 +2,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
 import { runSyntheticPipeline, resolvePipelineConfig, type PipelinePreset } from '@llm2clip/example-synthetic-pipeline';
 import { createProgressRenderer } from './progress-renderer.js';
+import { registerEmbedCommand } from './commands/embed.js';
+import { registerClipCommand } from './commands/clip-train.js';
+import { registerLlmFinetuneCommand } from './commands/llm-finetune.js';
+import { registerEvalCommand } from './commands/eval.js';
 
 const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 type BackendFlag = (typeof BACKENDS)[number];
@@ -47,6 +51,10 @@ export function buildProgram(): Command {
       process.stdout.write(`\nRun directory: ${runDir}\n  report: ${summary.reportPath}\n  wall time: ${summary.wallSeconds.toFixed(0)} s on backend ${summary.backend}\n`);
     });
 
+  registerLlmFinetuneCommand(program);
+  registerEmbedCommand(program);
+  registerClipCommand(program);
+  registerEvalCommand(program);
   return program;
 }
 
