@@ -1,6 +1,9 @@
 /**
- * `@llm2clip/data`: webdataset tar shards and the sample source that reads them, tar IO, image
- * decoding, batching, and the synthetic LLM2CLIP dataset — scenes of coloured shapes rendered to
+ * `@llm2clip/data`: sample sources for the dataset formats people have (webdataset shards local
+ * or over HTTP, LLM2CLIP embedding sidecars, open_clip CSV, JSONL, COCO, Karpathy splits,
+ * ShareGPT4V, DOCCI, Urban-1k, class folders, CLIP_benchmark), shard manifests, a skip report for
+ * bad samples, the data loader (worker-thread decoding, pluggable transforms, seeded shuffling,
+ * resumable cursor, caption selection, prefetch), tar IO, image decoding, batching, and the synthetic LLM2CLIP dataset — scenes of coloured shapes rendered to
  * PNG, each with short and long captions whose distinguishing details often lie past CLIP's
  * 77-token window, plus a word-level `tokenizer.json` over the closed caption vocabulary.
  *
@@ -22,6 +25,61 @@ export {
   type TokenizerConfigJson,
   type AddedTokenJson,
 } from './tokenizer-json.js';
+
+// robustness, manifests and the other dataset formats
+export { DATA_LIMITS, checkFileSize } from './limits.js';
+export { readCappedLines, type CappedLine } from './sources/capped-lines.js';
+export { SkipReport, DATA_SKIP_REASONS, describeSkip, type DataSkipReason, type SkipEvent, type SkipReportOptions, type SkipSummary } from './skip-report.js';
+export { openByteStream, isHttpUrl } from './open-stream.js';
+export { readMemberGroups, isTruncation, type MemberGroup, type SampleMember, type MemberGroupOptions } from './sources/tar-groups.js';
+export { joinSidecar, sidecarPath, decodeEmbedding, type SidecarOptions } from './sources/sidecar-join.js';
+export { openLlm2ClipShards, LLM2CLIP_CAPTION_KEYS, type Llm2ClipShardsOptions } from './sources/llm2clip-source.js';
+export {
+  readShardSizes,
+  countShardSamples,
+  openWebDataset,
+  SHARD_MANIFEST_FORMAT,
+  SHARD_MANIFEST_VERSION,
+  SHARD_MANIFEST_FILE,
+  SIZES_JSON_FILE,
+  type ShardManifest,
+  type CountShardsOptions,
+  type OpenWebDatasetOptions,
+} from './manifest.js';
+export {
+  IndexedSource,
+  resolveImagePath,
+  readAnnotationJson,
+  readAnnotationText,
+  type IndexRecord,
+  type IndexedSourceOptions,
+  type IndexedSourcePart,
+} from './sources/indexed-source.js';
+export { CsvSource, readCsvIndex, uniqueKey, type CsvSourceOptions } from './sources/csv-source.js';
+export { JsonlSource, readJsonlIndex, readJsonLines, captionStrings, type JsonlSourceOptions } from './sources/jsonl-source.js';
+export { CocoCaptionsSource, readCocoIndex } from './sources/coco-source.js';
+export { KarpathySplitSource, readKarpathyIndex, type KarpathySplitOptions } from './sources/karpathy-source.js';
+export { ShareGpt4vSource, readShareGpt4vIndex } from './sources/sharegpt4v-source.js';
+export { DocciSource, readDocciIndex, type DocciSourceOptions } from './sources/docci-source.js';
+export { Urban1kSource, readUrban1kIndex } from './sources/urban1k-source.js';
+export { ImageFolderSource, readImageFolderIndex, type ImageFolderOptions } from './sources/image-folder-source.js';
+export { readClassnames, readTemplates, readTextLines, readTextLocation } from './sources/text-lines.js';
+export { openClipBenchmarkDataset, type ClipBenchmarkDataset, type ClipBenchmarkOptions } from './sources/clip-benchmark-source.js';
+
+// pipeline
+export {
+  DataLoader,
+  type DataLoaderOptions,
+  type LoaderBatch,
+  type LoaderItem,
+  type TransformContext,
+} from './pipeline/data-loader.js';
+export { DecodePool, type DecodePoolOptions } from './pipeline/decode-pool.js';
+export type { DecodeJob, DecodeSettings } from './pipeline/decode-job.js';
+export type { WorkerTransform, WorkerTransformInput, WorkerTransformSpec } from './pipeline/worker-transform.js';
+export { DATA_CURSOR_FORMAT, DATA_CURSOR_VERSION, initialCursor, parseDataCursor, type DataCursor } from './pipeline/data-cursor.js';
+export { pickCaptions, assignHardNegatives, wordOverlap, type CaptionSelection, type CaptionPair, type PickedCaptions } from './pipeline/caption-selection.js';
+export { sampleSeed } from './pipeline/sample-seed.js';
 
 // synthetic dataset
 export { COLOURS, COLOUR_NAMES, colourRgb, backgroundRgb, textureShade, nearestColour, type ColourName, type Rgb } from './synthetic/palette.js';
@@ -94,3 +152,16 @@ export {
   type SyntheticSplitInfo,
   type SyntheticSplit,
 } from './synthetic/write-dataset.js';
+export {
+  writeFlickrLikeSplit,
+  writeUrbanLikeSplit,
+  writeClassFolderSplit,
+  SYNTHETIC_EVAL_FORMAT,
+  SYNTHETIC_EVAL_VERSION,
+  SYNTHETIC_ZERO_SHOT_TEMPLATES,
+  type SyntheticEvalOptions,
+  type SyntheticEvalInfo,
+  type FlickrLikeOptions,
+  type UrbanLikeOptions,
+  type ClassFolderOptions,
+} from './synthetic/eval-splits.js';

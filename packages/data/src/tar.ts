@@ -1,10 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { Llm2ClipError } from '@llm2clip/core';
+import { openByteStream } from './open-stream.js';
+import { DATA_LIMITS } from './limits.js';
 
 /** One regular file inside a tar archive. */
 export interface TarEntry {
@@ -32,6 +34,11 @@ export interface ReadTarOptions {
    * archive cut at a member boundary lacks it and is reported as truncated (default true).
    */
   requireEndMarker?: boolean;
+  /**
+   * Largest member buffered (default {@link DATA_LIMITS}.maxTarEntryBytes); a member whose header
+   * declares more is refused with `E_FORMAT` before any of it is read.
+   */
+  maxEntryBytes?: number;
 }
 
 const BLOCK = 512;
@@ -80,13 +87,17 @@ export async function writeTarAtomic(
 }
 
 /**
- * Streams the regular files of the tar archive at `path`, one member at a time (only the current
- * member is held in memory). A corrupt or truncated archive throws `E_FORMAT` naming the file;
- * a missing file throws `E_NOT_FOUND`.
+ * Streams the regular files of the tar archive at `path` — a local file or an `http(s)://` URL —
+ * one member at a time (only the current member is held in memory, at most `maxEntryBytes`). A
+ * corrupt or truncated archive, an oversized member, a member whose size field does not decode, or a
+ * directory member with data (tar-stream would wait forever on the last two) throws `E_FORMAT`
+ * naming the file; a missing file (or HTTP 404) throws `E_NOT_FOUND`. Member names are returned
+ * as data (webdataset keys) and never used as file-system paths.
  */
 export async function* readTarEntries(path: string, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   const requireEndMarker = options.requireEndMarker ?? true;
-  const input = createReadStream(path);
+  const maxEntryBytes = options.maxEntryBytes ?? DATA_LIMITS.maxTarEntryBytes;
+  const input = await openByteStream(path);
   const extract = tar.extract();
   // remember the last two blocks read to check the end-of-archive marker
   let tail: Buffer = Buffer.alloc(0);
@@ -98,6 +109,19 @@ export async function* readTarEntries(path: string, options: ReadTarOptions = {}
   input.pipe(extract);
   try {
     for await (const entry of extract) {
+      const size = entry.header.size;
+      // tar-stream hands out an entry with size null for a size field it cannot decode (a base-256
+      // field not starting with 0x80/0xff) and then never ends that entry's stream: refuse it here
+      if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+        throw new Llm2ClipError('E_FORMAT', `tar member ${JSON.stringify(entry.header.name.slice(0, 200))} has an invalid size field`, { path, field: entry.header.name.slice(0, 200) });
+      }
+      // tar-stream never ends the stream of a directory member that declares data: refuse it
+      if (entry.header.type === 'directory' && size > 0) {
+        throw new Llm2ClipError('E_FORMAT', `tar directory member ${JSON.stringify(entry.header.name.slice(0, 200))} declares ${size} data bytes`, { path, field: entry.header.name.slice(0, 200) });
+      }
+      if (size > maxEntryBytes) {
+        throw new Llm2ClipError('E_FORMAT', `tar member ${JSON.stringify(entry.header.name.slice(0, 200))} declares ${size} bytes, over the ${maxEntryBytes}-byte limit`, { path, field: entry.header.name.slice(0, 200) });
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
       const type = entry.header.type ?? 'file';

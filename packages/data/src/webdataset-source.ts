@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Llm2ClipError, Rng, type Sample, type SampleIterationOptions, type SampleSource } from '@llm2clip/core';
 import { expandBraces } from './expand-braces.js';
-import { readTarEntries, type TarEntry } from './tar.js';
+import type { SkipReport } from './skip-report.js';
+import { joinSidecar, type SidecarOptions } from './sources/sidecar-join.js';
+import { DATA_LIMITS, checkFileSize } from './limits.js';
+import { readMemberGroups, splitMemberName, type MemberGroup, type SampleMember } from './sources/tar-groups.js';
+
+export { splitMemberName };
 
 /** Why a webdataset sample was skipped. */
 export type SkipReason = 'missing-image' | 'missing-captions' | 'bad-json' | 'corrupt-shard';
@@ -30,8 +35,26 @@ export interface WebDatasetOptions {
   size?: number;
   /** Number of samples per shard, aligned with the shard list; gives `size` to shard subsets. */
   shardSizes?: readonly number[];
-  /** On a corrupt or truncated shard: throw `E_FORMAT` (default) or count it and go on. */
+  /**
+   * On a corrupt or truncated shard: throw `E_FORMAT` or count it and go on (default `throw`, or
+   * `skip` when a `skipReport` is given). A missing shard always throws `E_NOT_FOUND`.
+   */
   onShardError?: 'throw' | 'skip';
+  /**
+   * Where the captions come from, in order, all of them kept (replaces `captionsField`): a JSON
+   * field name (`'shortSV_captions'`, a string or an array of strings), or a member extension with
+   * a leading dot (`'.txt'`: each non-empty line is a caption). `captionKinds` are then the key
+   * names. E.g. DreamLIP shards: `['shortSV_captions', 'longSV_captions']`.
+   */
+  captionKeys?: readonly string[];
+  /** Extension of a class-label member (`cls` in CLIP_benchmark shards): its integer goes to `meta.label`. */
+  labelExtension?: string;
+  /** Class names by label; a sample with a label and no captions gets its class name as caption. */
+  classnames?: readonly string[];
+  /** Joins each shard with its LLM2CLIP embedding sidecar; embeddings go to `meta.embeddings`. */
+  sidecar?: SidecarOptions;
+  /** Counts and logs every skipped sample and shard with its key and file. */
+  skipReport?: SkipReport;
 }
 
 interface RoundRobin {
@@ -39,23 +62,10 @@ interface RoundRobin {
   readonly count: number;
 }
 
-interface Member {
-  readonly extension: string;
-  readonly data: Uint8Array;
-}
+type Member = SampleMember;
 
 const DEFAULT_IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp'] as const;
 
-/**
- * Splits a tar member name the webdataset way: the key is the path up to the first dot of the
- * basename (directory prefix kept), the extension is everything after that dot, lowercased.
- */
-export function splitMemberName(name: string): { key: string; extension: string } {
-  const slash = name.lastIndexOf('/');
-  const dot = name.indexOf('.', slash + 1);
-  if (dot < 0) return { key: name, extension: '' };
-  return { key: name.slice(0, dot), extension: name.slice(dot + 1).toLowerCase() };
-}
 
 function emptySkipCounts(): Record<SkipReason, number> {
   return { 'missing-image': 0, 'missing-captions': 0, 'bad-json': 0, 'corrupt-shard': 0 };
@@ -91,6 +101,7 @@ export class WebDatasetSource implements SampleSource {
   private readonly options: WebDatasetOptions;
   private roundRobin: readonly RoundRobin[] = [];
   private knownSize: number | undefined;
+  private resampling = false;
   private skipCounts: Record<SkipReason, number> = emptySkipCounts();
 
   /**
@@ -127,18 +138,20 @@ export class WebDatasetSource implements SampleSource {
   static async fromShardIndex(indexPath: string, options: WebDatasetOptions = {}): Promise<WebDatasetSource> {
     let index: unknown;
     try {
+      await checkFileSize(indexPath, DATA_LIMITS.maxTableBytes, 'shard index');
       index = JSON.parse(await readFile(indexPath, 'utf8'));
     } catch (cause) {
+      if (cause instanceof Llm2ClipError) throw cause;
       const code = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_FORMAT';
       throw new Llm2ClipError(code, 'cannot read the shard index', { path: indexPath, cause });
     }
-    const list = (index as { shardlist?: unknown }).shardlist;
+    const list = typeof index === 'object' && index !== null ? (index as { shardlist?: unknown }).shardlist : undefined;
     if (!Array.isArray(list) || list.length === 0) throw new Llm2ClipError('E_FORMAT', 'expected a non-empty "shardlist" array', { path: indexPath, field: 'shardlist' });
     const shards: string[] = [];
     const shardSizes: number[] = [];
     list.forEach((entry: { url?: unknown; nsamples?: unknown }, i) => {
-      if (typeof entry?.url !== 'string' || typeof entry.nsamples !== 'number') {
-        throw new Llm2ClipError('E_FORMAT', `shard entry ${i} needs a string "url" and a number "nsamples"`, { path: indexPath, field: `shardlist[${i}]` });
+      if (typeof entry?.url !== 'string' || entry.url === '' || typeof entry.nsamples !== 'number' || !Number.isSafeInteger(entry.nsamples) || entry.nsamples < 0) {
+        throw new Llm2ClipError('E_FORMAT', `shard entry ${i} needs a non-empty string "url" and a non-negative integer "nsamples"`, { path: indexPath, field: `shardlist[${i}]` });
       }
       shards.push(isAbsolute(entry.url) ? entry.url : resolve(dirname(indexPath), entry.url));
       shardSizes.push(entry.nsamples);
@@ -168,25 +181,41 @@ export class WebDatasetSource implements SampleSource {
     const name = `${this.name} [part ${index + 1}/${count}]`;
     if (this.roundRobin.length === 0 && this.shards.length >= count) {
       const pick = <T>(items: readonly T[]): T[] => items.filter((_, i) => i % count === index);
-      return new WebDatasetSource(pick(this.shards), {
+      const byFiles = new WebDatasetSource(pick(this.shards), {
         ...this.options,
         name,
         size: undefined,
         shardSizes: this.options.shardSizes !== undefined ? pick(this.options.shardSizes) : undefined,
       });
+      byFiles.resampling = this.resampling;
+      return byFiles;
     }
     const part = new WebDatasetSource(this.shards, { ...this.options, name, size: undefined, shardSizes: undefined });
+    part.resampling = this.resampling;
     const size = this.size !== undefined ? Math.floor((this.size + count - 1 - index) / count) : undefined;
     part.roundRobin = [...this.roundRobin, { index, count }];
     part.knownSize = size;
     return part;
   }
 
+  /**
+   * The same shards read with replacement: each seeded pass draws as many shards as there are,
+   * uniformly with replacement (open_clip's `--dataset-resampled`), so endless training on huge
+   * data needs no epoch bookkeeping. Without a seed a pass reads the shards in file order.
+   */
+  resampled(): WebDatasetSource {
+    const copy = new WebDatasetSource(this.shards, { ...this.options, name: `${this.name} [resampled]`, size: this.knownSize, shardSizes: undefined });
+    copy.roundRobin = this.roundRobin;
+    copy.resampling = true;
+    return copy;
+  }
+
   /** Iterates the samples once; see the class comment for ordering. */
   async *samples(options: SampleIterationOptions = {}): AsyncGenerator<Sample> {
     this.skipCounts = emptySkipCounts();
     const rng = options.seed !== undefined ? new Rng(options.seed).fork(options.epoch ?? 0) : undefined;
-    const shards = rng !== undefined ? rng.shuffle([...this.shards]) : this.shards;
+    const shards =
+      rng === undefined ? this.shards : this.resampling ? this.shards.map(() => this.shards[rng.int(0, this.shards.length - 1)]) : rng.shuffle([...this.shards]);
     const bufferSize = rng !== undefined ? (this.options.shuffleBuffer ?? 1000) : 0;
     const stream = this.selected(shards);
     if (rng === undefined || bufferSize <= 1) {
@@ -208,42 +237,52 @@ export class WebDatasetSource implements SampleSource {
 
   private async *selected(shards: readonly string[]): AsyncGenerator<Sample> {
     const counters = this.roundRobin.map(() => 0);
-    for await (const { shard, key, members } of this.groups(shards)) {
+    for await (const group of this.groups(shards)) {
       let mine = true;
       for (let stage = 0; stage < this.roundRobin.length && mine; stage++) {
         const { index, count } = this.roundRobin[stage];
         mine = counters[stage]++ % count === index;
       }
       if (!mine) continue;
-      const sample = this.toSample(shard, key, members);
+      const sample = this.toSample(group.shard, group.key, group.members, (group as { embeddings?: Record<string, Float32Array> }).embeddings);
       if (sample !== undefined) yield sample;
     }
   }
 
-  private async *groups(shards: readonly string[]): AsyncGenerator<{ shard: string; key: string; members: Member[] }> {
+  private async *groups(shards: readonly string[]): AsyncGenerator<MemberGroup> {
+    const onShardError = this.options.onShardError ?? (this.options.skipReport !== undefined ? 'skip' : 'throw');
+    let read = 0;
+    let failed: Llm2ClipError | undefined;
+    let failures = 0;
     for (const shard of shards) {
-      let key: string | undefined;
-      let members: Member[] = [];
-      const entries: AsyncIterable<TarEntry> = readTarEntries(shard);
-      try {
-        for await (const entry of entries) {
-          const split = splitMemberName(entry.name);
-          if (split.key !== key) {
-            if (key !== undefined && members.length > 0) yield { shard, key, members };
-            key = split.key;
-            members = [];
-          }
-          members.push({ extension: split.extension, data: entry.data });
-        }
-      } catch (error) {
-        if (this.options.onShardError !== 'skip' || !(error instanceof Llm2ClipError) || error.code !== 'E_FORMAT') throw error;
-        this.skipCounts['corrupt-shard']++;
+      const groups = readMemberGroups(shard, {
+        onShardError,
+        skipReport: this.options.skipReport,
+        onSkippedShard: (error) => {
+          this.skipCounts['corrupt-shard']++;
+          failures++;
+          failed ??= error;
+        },
+      });
+      const joined = this.options.sidecar !== undefined ? joinSidecar(groups, shard, { ...this.options.sidecar, skipReport: this.options.skipReport, onShardError }) : groups;
+      for await (const group of joined) {
+        read++;
+        yield group;
       }
-      if (key !== undefined && members.length > 0) yield { shard, key, members };
+    }
+    // every shard broken and nothing read: the source as a whole is unreadable
+    if (read === 0 && failed !== undefined && failures === shards.length) {
+      throw new Llm2ClipError('E_FORMAT', `no shard of this source could be read: ${failed.message}`, { path: shards[0], cause: failed });
     }
   }
 
-  private toSample(shard: string, key: string, members: readonly Member[]): Sample | undefined {
+  private skip(reason: SkipReason | 'bad-label', shard: string, key: string, detail?: string): undefined {
+    if (reason !== 'bad-label') this.skipCounts[reason]++;
+    this.options.skipReport?.add({ reason, key, file: shard, ...(detail !== undefined ? { detail } : {}) });
+    return undefined;
+  }
+
+  private toSample(shard: string, key: string, members: readonly Member[], embeddings?: Record<string, Float32Array>): Sample | undefined {
     const find = (extension: string): Member | undefined => members.find((m) => m.extension === extension);
     const imageExtensions = this.options.imageExtensions ?? DEFAULT_IMAGE_EXTENSIONS;
     let image: Member | undefined;
@@ -251,10 +290,7 @@ export class WebDatasetSource implements SampleSource {
       image = find(extension);
       if (image !== undefined) break;
     }
-    if (image === undefined) {
-      this.skipCounts['missing-image']++;
-      return undefined;
-    }
+    if (image === undefined) return this.skip('missing-image', shard, key, `members: ${members.map((m) => m.extension).join(', ')}`);
     const captionsField = this.options.captionsField ?? 'captions';
     const kindsField = this.options.captionKindsField ?? 'caption_kinds';
     let captions: string[] = [];
@@ -265,16 +301,17 @@ export class WebDatasetSource implements SampleSource {
       let record: unknown;
       try {
         record = JSON.parse(Buffer.from(json.data.buffer, json.data.byteOffset, json.data.byteLength).toString('utf8'));
-      } catch {
-        this.skipCounts['bad-json']++;
-        return undefined;
+      } catch (error) {
+        return this.skip('bad-json', shard, key, (error as Error).message);
       }
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-        this.skipCounts['bad-json']++;
-        return undefined;
-      }
+      if (typeof record !== 'object' || record === null || Array.isArray(record)) return this.skip('bad-json', shard, key, 'not a JSON object');
       const fields = record as Record<string, unknown>;
-      const value = fields[captionsField];
+      if (this.options.captionKeys !== undefined) {
+        const picked = this.pickCaptionKeys(fields, members);
+        captions = picked.captions;
+        captionKinds = picked.kinds;
+      }
+      const value = this.options.captionKeys !== undefined ? undefined : fields[captionsField];
       if (typeof value === 'string' && value.trim() !== '') captions = [value];
       else if (Array.isArray(value)) captions = value.filter((c): c is string => typeof c === 'string' && c.trim() !== '');
       const kinds = fields[kindsField];
@@ -284,8 +321,29 @@ export class WebDatasetSource implements SampleSource {
       for (const [field, fieldValue] of Object.entries(fields)) {
         if (field !== captionsField && field !== kindsField) meta[field] = fieldValue;
       }
+    } else if (this.options.captionKeys !== undefined) {
+      const picked = this.pickCaptionKeys({}, members);
+      captions = picked.captions;
+      captionKinds = picked.kinds;
     }
-    if (captions.length === 0) {
+    if (this.options.labelExtension !== undefined) {
+      const label = find(this.options.labelExtension.toLowerCase());
+      if (label !== undefined) {
+        const text = Buffer.from(label.data.buffer, label.data.byteOffset, label.data.byteLength).toString('utf8').trim();
+        const value = Number(text);
+        const classnames = this.options.classnames;
+        if (!/^\d+$/.test(text) || (classnames !== undefined && value >= classnames.length)) {
+          return this.skip('bad-label', shard, key, `label ${JSON.stringify(text.slice(0, 20))}${classnames !== undefined ? ` of ${classnames.length} classes` : ''}`);
+        }
+        meta.label = value;
+        if (classnames !== undefined) meta.className = classnames[value];
+        if (captions.length === 0 && classnames !== undefined) {
+          captions = [classnames[value]];
+          captionKinds = ['class'];
+        }
+      }
+    }
+    if (captions.length === 0 && this.options.captionKeys === undefined) {
       const text = find(this.options.textExtension ?? 'txt');
       if (text !== undefined) {
         captions = Buffer.from(text.data.buffer, text.data.byteOffset, text.data.byteLength)
@@ -295,11 +353,9 @@ export class WebDatasetSource implements SampleSource {
           .filter((line) => line !== '');
       }
     }
-    if (captions.length === 0) {
-      this.skipCounts['missing-captions']++;
-      return undefined;
-    }
+    if (captions.length === 0) return this.skip('missing-captions', shard, key);
     meta.__url__ = shard;
+    if (embeddings !== undefined) meta.embeddings = embeddings;
     return {
       key,
       image: { kind: 'encoded', bytes: image.data, format: image.extension },
@@ -308,5 +364,26 @@ export class WebDatasetSource implements SampleSource {
       meta,
     };
   }
-}
 
+  private pickCaptionKeys(fields: Record<string, unknown>, members: readonly Member[]): { captions: string[]; kinds: string[] } {
+    const captions: string[] = [];
+    const kinds: string[] = [];
+    for (const captionKey of this.options.captionKeys ?? []) {
+      let values: string[] = [];
+      if (captionKey.startsWith('.')) {
+        const member = members.find((m) => m.extension === captionKey.slice(1).toLowerCase());
+        if (member !== undefined) values = Buffer.from(member.data.buffer, member.data.byteOffset, member.data.byteLength).toString('utf8').split(/\r?\n/);
+      } else {
+        const value = fields[captionKey];
+        if (typeof value === 'string') values = [value];
+        else if (Array.isArray(value)) values = value.filter((c): c is string => typeof c === 'string');
+      }
+      for (const value of values) {
+        if (value.trim() === '') continue;
+        captions.push(value.trim());
+        kinds.push(captionKey.startsWith('.') ? captionKey.slice(1) : captionKey);
+      }
+    }
+    return { captions, kinds };
+  }
+}

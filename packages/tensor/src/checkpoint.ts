@@ -25,7 +25,8 @@ export interface CheckpointContent {
   trainer: Record<string, unknown>;
 }
 
-interface TrainerJson {
+/** The content of `trainer.json`. */
+export interface TrainerJson {
   format: typeof CHECKPOINT_FORMAT;
   version: number;
   step: number;
@@ -104,18 +105,69 @@ export async function latestCheckpoint(checkpointsDir: string): Promise<string |
   return all.at(-1)?.path;
 }
 
-/** Reads a checkpoint written by {@link saveCheckpoint}. */
+/** Largest `trainer.json` {@link loadCheckpoint} reads (64 MiB); a larger one is refused before it is read. */
+export const CHECKPOINT_MAX_TRAINER_JSON_BYTES = 64 * 1024 * 1024;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Validates parsed `trainer.json` content: the format and version, `step` and `optimizerStep` as
+ * non-negative safe integers, `rng` as a saved generator state, `trainer` as an object. Throws
+ * `E_FORMAT` naming the file and the field.
+ */
+export function validateTrainerJson(json: unknown, path: string): TrainerJson {
+  const fail = (message: string, field?: string): never => {
+    throw new Llm2ClipError('E_FORMAT', message, { path, ...(field !== undefined ? { field } : {}) });
+  };
+  if (!isPlainObject(json)) return fail('trainer.json is not a JSON object');
+  if (json.format !== CHECKPOINT_FORMAT || json.version !== CHECKPOINT_VERSION) {
+    return fail(`expected ${CHECKPOINT_FORMAT} v${CHECKPOINT_VERSION}, found ${String(json.format).slice(0, 80)} v${String(json.version).slice(0, 20)}`, 'format');
+  }
+  if (!isCount(json.step)) return fail('step must be a non-negative integer', 'step');
+  if (json.optimizerStep !== undefined && !isCount(json.optimizerStep)) return fail('optimizerStep must be a non-negative integer', 'optimizerStep');
+  if (json.rng !== undefined) {
+    const rng = json.rng as { algorithm?: unknown; state?: unknown };
+    if (!isPlainObject(rng) || rng.algorithm !== 'xoroshiro128plus' || !Array.isArray(rng.state) || rng.state.length !== 4 || rng.state.some((v) => !Number.isInteger(v) || Math.abs(v as number) > 0xffffffff)) {
+      return fail('rng must be a xoroshiro128plus state of four 32-bit integers', 'rng');
+    }
+  }
+  if (!isPlainObject(json.trainer)) return fail('trainer must be a JSON object', 'trainer');
+  return json as unknown as TrainerJson;
+}
+
+/**
+ * Reads a checkpoint written by {@link saveCheckpoint}. Every part is validated before use:
+ * `trainer.json` is size-capped ({@link CHECKPOINT_MAX_TRAINER_JSON_BYTES}) and checked by
+ * {@link validateTrainerJson}, the safetensors files by the safetensors reader. A file that cannot
+ * be read throws `E_IO` (`E_NOT_FOUND` when `trainer.json` is missing); malformed content `E_FORMAT`.
+ */
 export async function loadCheckpoint(path: string): Promise<CheckpointContent> {
-  let trainer: TrainerJson;
   const trainerPath = join(path, 'trainer.json');
+  let text: string;
   try {
-    trainer = JSON.parse(await readFile(trainerPath, 'utf8')) as TrainerJson;
+    const { size } = await stat(trainerPath);
+    if (size > CHECKPOINT_MAX_TRAINER_JSON_BYTES) {
+      throw new Llm2ClipError('E_FORMAT', `trainer.json is ${size} bytes, over the ${CHECKPOINT_MAX_TRAINER_JSON_BYTES}-byte limit`, { path: trainerPath });
+    }
+    text = await readFile(trainerPath, 'utf8');
   } catch (cause) {
-    throw new Llm2ClipError('E_IO', 'cannot read checkpoint trainer.json', { path: trainerPath, cause });
+    if (cause instanceof Llm2ClipError) throw cause;
+    const code = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
+    throw new Llm2ClipError(code, 'cannot read checkpoint trainer.json', { path: trainerPath, cause });
   }
-  if (trainer.format !== CHECKPOINT_FORMAT || trainer.version !== CHECKPOINT_VERSION) {
-    throw new Llm2ClipError('E_FORMAT', `expected ${CHECKPOINT_FORMAT} v${CHECKPOINT_VERSION}, found ${trainer.format} v${trainer.version}`, { path: trainerPath });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new Llm2ClipError('E_FORMAT', `checkpoint trainer.json is not valid JSON: ${(cause as Error).message}`, { path: trainerPath, cause });
   }
+  const trainer = validateTrainerJson(json, trainerPath);
   const weights = (await readSafetensors(join(path, 'model.safetensors'))).tensors;
   let optimizer: AdamWState | undefined;
   if (trainer.optimizerStep !== undefined) {

@@ -34,5 +34,8 @@ export {
   listCheckpoints,
   latestCheckpoint,
   loadCheckpoint,
+  validateTrainerJson,
+  CHECKPOINT_MAX_TRAINER_JSON_BYTES,
   type CheckpointContent,
+  type TrainerJson,
 } from './checkpoint.js';

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { CI_FUZZ_SECONDS, runFuzzTarget } from './helpers/fuzz-child.js';
+
+// Coverage-guided fuzzing of every data reader for a few seconds each (tools/fuzz, V8 block
+// coverage): seeds are valid files from the project's writers; any throw other than a typed
+// Llm2ClipError, a hang or a memory blow-up is a crash. `pnpm fuzz` runs the same targets longer.
+const TARGETS = ['tar', 'webdataset', 'sidecar', 'csv', 'jsonl', 'coco', 'karpathy', 'sharegpt4v', 'docci', 'manifest', 'image'];
+
+describe('fuzz: data readers (coverage-guided, bounded)', () => {
+  for (const target of TARGETS) {
+    it(`${target}: no crash in ${CI_FUZZ_SECONDS} s of fuzzing`, async () => {
+      const { result, output } = await runFuzzTarget(target);
+      expect(result, `the fuzzer process died:\n${output}`).toBeDefined();
+      expect(result!.crashes, JSON.stringify(result!.crashes, null, 2)).toEqual([]);
+      expect(result!.executions).toBeGreaterThan(10);
+      // coverage feedback works: mutated inputs reached blocks the seeds did not
+      expect(result!.corpusSize).toBeGreaterThan(1);
+      expect(result!.features).toBeGreaterThan(20);
+    }, (CI_FUZZ_SECONDS + 120) * 1000);
+  }
+});

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FuzzResult } from './engine.js';
+
+/** Options of {@link runTargetInChild}. */
+export interface ChildRunOptions {
+  seconds: number;
+  seed?: number;
+  /** Saved corpus directory (read; grown when `saveCorpus`). */
+  corpusDir?: string;
+  saveCorpus?: boolean;
+  crashesDir: string;
+  /** Heap limit of the child in MiB (default 2048). */
+  maxOldSpaceMb?: number;
+}
+
+/** What a child run reported, plus how the process ended. */
+export interface ChildRunResult {
+  /** The child's result, absent when it died (watchdog kill on a hang or memory blow-up, or a native crash). */
+  result?: FuzzResult;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/**
+ * Fuzzes one target in a fresh Node process (`cli.js run --json`), so that a hang or an
+ * out-of-memory kill ends only that process, and each target's coverage starts clean. The
+ * parent gives the child its budget plus a minute before killing it.
+ */
+export function runTargetInChild(target: string, options: ChildRunOptions): Promise<ChildRunResult> {
+  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  const args = [
+    `--max-old-space-size=${options.maxOldSpaceMb ?? 2048}`,
+    cli,
+    'run',
+    target,
+    '--seconds',
+    String(options.seconds),
+    '--seed',
+    String(options.seed ?? 1),
+    '--crashes',
+    options.crashesDir,
+    '--json',
+    ...(options.corpusDir !== undefined ? ['--corpus', options.corpusDir] : []),
+    ...(options.saveCorpus === true ? ['--save-corpus'] : []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (options.seconds + 60) * 1000);
+    child.on('error', reject);
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(killer);
+      const line = stdout.split('\n').find((l) => l.startsWith('{"target"'));
+      resolve({ ...(line !== undefined ? { result: JSON.parse(line) as FuzzResult } : {}), exitCode, signal, stderr });
+    });
+  });
+}
