@@ -1,6 +1,8 @@
-"""PIL side of the decode bench: decode + crop (the same boxes) + bicubic resize to 224, in N processes.
+"""PIL side of the decode bench: decode to RGB (`Image.open(...).convert("RGB")`, as open_clip's and
+LLM2CLIP's loaders do) in N processes, nothing else. The decode + RandomResizedCrop bench, which needs
+the vision package's transform, is packages/clip-trainer/bench/data-pipeline.mjs.
 
-Usage: python3 pil_decode.py <images-dir> <boxes.json> <processes> <rounds>
+Usage: python3 pil_decode.py <images-dir> <processes> <rounds>
 Prints one JSON line: {"images": n, "seconds": best, "imagesPerSecond": n / best, "pil": version}.
 """
 import io
@@ -12,7 +14,6 @@ from multiprocessing import Pool
 
 from PIL import Image, __version__ as PIL_VERSION
 
-SIZE = 224
 _DATA = {}
 
 
@@ -21,30 +22,29 @@ def _init(items):
 
 
 def _work(index):
-    name, data, box = _DATA["items"][index]
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    left, top, width, height = box["left"], box["top"], box["width"], box["height"]
-    out = image.crop((left, top, left + width, top + height)).resize((SIZE, SIZE), Image.BICUBIC)
-    return len(out.tobytes())
+    image = Image.open(io.BytesIO(_DATA["items"][index])).convert("RGB")
+    image.load()
+    return image.width * image.height * 3
 
 
 def main():
-    directory, boxes_path, processes, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    with open(boxes_path) as f:
-        boxes = json.load(f)
+    directory, processes, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     items = []
-    for name in sorted(boxes):
-        with open(os.path.join(directory, name + ".jpg"), "rb") as f:
-            items.append((name, f.read(), boxes[name]))
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".jpg"):
+            with open(os.path.join(directory, name), "rb") as f:
+                items.append(f.read())
     best = float("inf")
+    expected = None
     with Pool(processes, initializer=_init, initargs=(items,)) as pool:
         pool.map(_work, range(min(len(items), processes * 2)))  # warm-up
         for _ in range(rounds):
             start = time.perf_counter()
             total = sum(pool.imap_unordered(_work, range(len(items)), chunksize=4))
             best = min(best, time.perf_counter() - start)
-            assert total == len(items) * SIZE * SIZE * 3
-    print(json.dumps({"images": len(items), "seconds": best, "imagesPerSecond": len(items) / best, "pil": PIL_VERSION}))
+            expected = total if expected is None else expected
+            assert total == expected
+    print(json.dumps({"images": len(items), "seconds": best, "imagesPerSecond": len(items) / best, "bytes": expected, "pil": PIL_VERSION}))
 
 
 if __name__ == "__main__":

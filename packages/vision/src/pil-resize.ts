@@ -1,7 +1,8 @@
 import { Llm2ClipError, type RawImage } from '@llm2clip/core';
 import { pilTaps } from './bicubic.js';
 
-// Pillow's Resample.c: 8-bit coefficients carry 32 − 8 − 2 fractional bits
+// Pillow's Resample.c: 8-bit coefficients carry 32 − 8 − 2 fractional bits; sums are int32 as in C
+// (positive taps sum to < 1.2 × 2^22, so 255 × that stays below 2^31).
 const PRECISION_BITS = 22;
 const ONE = 2 ** PRECISION_BITS;
 const HALF = 2 ** (PRECISION_BITS - 1);
@@ -22,21 +23,47 @@ function fixedTaps(inSize: number, outSize: number): { start: Int32Array; count:
 function clip8(sum: number): number {
   if (sum >= CLIP_HIGH) return 255;
   if (sum <= 0) return 0;
-  return Math.floor(sum / ONE);
+  return sum >> PRECISION_BITS;
 }
 
 function resampleHorizontal(src: Uint8Array, width: number, height: number, channels: number, outWidth: number): Uint8Array {
-  const taps = fixedTaps(width, outWidth);
+  const { start, count, weight, ksize } = fixedTaps(width, outWidth);
   const out = new Uint8Array(outWidth * height * channels);
+  if (channels === 3) {
+    // the common case, unrolled: one pass over the taps for all three channels
+    let o = 0;
+    for (let y = 0; y < height; y++) {
+      const rowIn = y * width * 3;
+      for (let x = 0; x < outWidth; x++) {
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        let p = rowIn + start[x] * 3;
+        const k = x * ksize;
+        const n = count[x];
+        for (let j = 0; j < n; j++, p += 3) {
+          const w = weight[k + j];
+          s0 = (s0 + src[p] * w) | 0;
+          s1 = (s1 + src[p + 1] * w) | 0;
+          s2 = (s2 + src[p + 2] * w) | 0;
+        }
+        out[o++] = clip8(s0);
+        out[o++] = clip8(s1);
+        out[o++] = clip8(s2);
+      }
+    }
+    return out;
+  }
   for (let y = 0; y < height; y++) {
     const rowIn = y * width * channels;
     const rowOut = y * outWidth * channels;
     for (let x = 0; x < outWidth; x++) {
-      const first = taps.start[x];
-      const k = x * taps.ksize;
+      const first = start[x];
+      const k = x * ksize;
+      const n = count[x];
       for (let c = 0; c < channels; c++) {
         let sum = HALF;
-        for (let j = 0; j < taps.count[x]; j++) sum += src[rowIn + (first + j) * channels + c] * taps.weight[k + j];
+        for (let j = 0; j < n; j++) sum = (sum + src[rowIn + (first + j) * channels + c] * weight[k + j]) | 0;
         out[rowOut + x * channels + c] = clip8(sum);
       }
     }
@@ -45,17 +72,23 @@ function resampleHorizontal(src: Uint8Array, width: number, height: number, chan
 }
 
 function resampleVertical(src: Uint8Array, width: number, height: number, channels: number, outHeight: number): Uint8Array {
-  const taps = fixedTaps(height, outHeight);
+  const { start, count, weight, ksize } = fixedTaps(height, outHeight);
   const stride = width * channels;
   const out = new Uint8Array(stride * outHeight);
+  // row-wise accumulation: each tap adds one whole input row, reading memory in order
+  const acc = new Int32Array(stride);
   for (let y = 0; y < outHeight; y++) {
-    const first = taps.start[y];
-    const k = y * taps.ksize;
-    for (let i = 0; i < stride; i++) {
-      let sum = HALF;
-      for (let j = 0; j < taps.count[y]; j++) sum += src[(first + j) * stride + i] * taps.weight[k + j];
-      out[y * stride + i] = clip8(sum);
+    acc.fill(HALF);
+    const k = y * ksize;
+    const n = count[y];
+    const first = start[y];
+    for (let j = 0; j < n; j++) {
+      const w = weight[k + j];
+      let p = (first + j) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + src[p++] * w) | 0;
     }
+    const o = y * stride;
+    for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]);
   }
   return out;
 }
