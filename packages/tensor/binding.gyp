@@ -11,7 +11,8 @@
         "native/strided.cc",
         "native/elementwise.cc",
         "native/reduce.cc",
-        "native/layout.cc"
+        "native/layout.cc",
+        "native/image-resample.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -69,6 +69,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("copyStrided", Napi::Function::New(env, CopyStrided, "copyStrided"));
   exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum, "segmentSum"));
+  exports.Set("resampleU8", Napi::Function::New(env, ResampleU8, "resampleU8"));
   exports.Set("setPoolThreads", Napi::Function::New(env, SetPoolThreadsJs, "setPoolThreads"));
   exports.Set("getPoolThreads", Napi::Function::New(env, GetPoolThreadsJs, "getPoolThreads"));
   return exports;

@@ -25,6 +25,10 @@ Napi::Value CopyStrided(const Napi::CallbackInfo& info);
 Napi::Value Gather(const Napi::CallbackInfo& info);
 // segmentSum(x, ids: Int32Array, numSegments, inner, out): float32, ids outside range dropped.
 Napi::Value SegmentSum(const Napi::CallbackInfo& info);
+// resampleU8(src, width, height, channels, outSize, axis 0 = horizontal | 1 = vertical, start, count,
+// weight: Int32Array (Pillow's 22-bit fixed-point taps, ksize per output), ksize, out): one pass of
+// Pillow's 8-bit bicubic resample, bit-exact with Resample.c.
+Napi::Value ResampleU8(const Napi::CallbackInfo& info);
 // matmulArrays(a, b, out: Float32Array, spec, bias?: Float32Array, prelu?: Float32Array)
 //
 // spec fields (offsets in bytes from the start of each operand's array, strides in floats):

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-export { resizeBicubicPil, cropRaw } from './pil-resize.js';
+export { resizeBicubicPil, cropRaw, type PilResizeImplementation } from './pil-resize.js';
 export { resizeBicubicFloat, pilBicubicFilter, pilTaps, type FloatGrid, type BicubicFloatOptions } from './bicubic.js';
 export {
   roundHalfEven,

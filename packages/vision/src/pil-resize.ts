@@ -1,5 +1,15 @@
 import { Llm2ClipError, type RawImage } from '@llm2clip/core';
+import { nativeResampleU8, type NativeResampleU8 } from '@llm2clip/tensor/native-image';
 import { pilTaps } from './bicubic.js';
+
+/** Which implementation of the Pillow resample runs: the native addon's C++ pass (default when built) or the JS port. */
+export type PilResizeImplementation = 'auto' | 'native' | 'js';
+
+let nativeResample: NativeResampleU8 | undefined | null = null;
+function native(): NativeResampleU8 | undefined {
+  if (nativeResample === null) nativeResample = nativeResampleU8();
+  return nativeResample;
+}
 
 // Pillow's Resample.c: 8-bit coefficients carry 32 − 8 − 2 fractional bits; sums are int32 as in C
 // (positive taps sum to < 1.2 × 2^22, so 255 × that stays below 2^31).
@@ -26,9 +36,13 @@ function clip8(sum: number): number {
   return sum >> PRECISION_BITS;
 }
 
-function resampleHorizontal(src: Uint8Array, width: number, height: number, channels: number, outWidth: number): Uint8Array {
+function resampleHorizontal(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, kernel: NativeResampleU8 | undefined): Uint8Array {
   const { start, count, weight, ksize } = fixedTaps(width, outWidth);
   const out = new Uint8Array(outWidth * height * channels);
+  if (kernel !== undefined) {
+    kernel(src, width, height, channels, outWidth, 0, start, count, weight, ksize, out);
+    return out;
+  }
   if (channels === 3) {
     // the common case, unrolled: one pass over the taps for all three channels
     let o = 0;
@@ -71,10 +85,14 @@ function resampleHorizontal(src: Uint8Array, width: number, height: number, chan
   return out;
 }
 
-function resampleVertical(src: Uint8Array, width: number, height: number, channels: number, outHeight: number): Uint8Array {
+function resampleVertical(src: Uint8Array, width: number, height: number, channels: number, outHeight: number, kernel: NativeResampleU8 | undefined): Uint8Array {
   const { start, count, weight, ksize } = fixedTaps(height, outHeight);
   const stride = width * channels;
   const out = new Uint8Array(stride * outHeight);
+  if (kernel !== undefined) {
+    kernel(src, width, height, channels, outHeight, 1, start, count, weight, ksize, out);
+    return out;
+  }
   // row-wise accumulation: each tap adds one whole input row, reading memory in order
   const acc = new Int32Array(stride);
   for (let y = 0; y < outHeight; y++) {
@@ -100,8 +118,12 @@ function resampleVertical(src: Uint8Array, width: number, height: number, channe
  * rounding and clamping per pass). This is the resize of Hugging Face's `CLIPImageProcessor` and
  * of torchvision's `Resize`/`RandomResizedCrop` on PIL images (open_clip, LLM2CLIP). libvips'
  * (sharp's) bicubic is a different kernel and would differ by several grey levels.
+ *
+ * The passes run in `@llm2clip/tensor`'s native addon when it is built (the same taps and integer
+ * arithmetic in C++, several times faster), else in JavaScript; both are bit-identical.
+ * `implementation` forces one ('native' throws `E_BACKEND` when the addon lacks the kernel).
  */
-export function resizeBicubicPil(image: RawImage, width: number, height: number): RawImage {
+export function resizeBicubicPil(image: RawImage, width: number, height: number, options: { implementation?: PilResizeImplementation } = {}): RawImage {
   const { channels } = image;
   if (image.data.length !== image.width * image.height * channels) {
     throw new Llm2ClipError('E_DATA', `raw image ${image.width}x${image.height}x${channels} needs ${image.width * image.height * channels} bytes, got ${image.data.length}`, { field: 'image' });
@@ -109,9 +131,14 @@ export function resizeBicubicPil(image: RawImage, width: number, height: number)
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw new Llm2ClipError('E_CONFIG', `resize target must be positive integers, got ${width}x${height}`, { field: 'size' });
   }
+  const implementation = options.implementation ?? 'auto';
+  const kernel = implementation === 'js' ? undefined : native();
+  if (implementation === 'native' && kernel === undefined) {
+    throw new Llm2ClipError('E_BACKEND', 'the native Pillow resample is unavailable: @llm2clip/tensor\'s addon is not built (or LLM2CLIP_NATIVE_IMAGE=0)', { field: 'implementation' });
+  }
   let data = image.data;
-  if (width !== image.width) data = resampleHorizontal(data, image.width, image.height, channels, width);
-  if (height !== image.height) data = resampleVertical(data, width, image.height, channels, height);
+  if (width !== image.width) data = resampleHorizontal(data, image.width, image.height, channels, width, kernel);
+  if (height !== image.height) data = resampleVertical(data, width, image.height, channels, height, kernel);
   if (data === image.data) data = Uint8Array.from(data);
   return { kind: 'raw', width, height, channels, data };
 }

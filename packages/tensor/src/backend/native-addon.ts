@@ -68,6 +68,23 @@ export interface NativeAddon {
   readonly abiVersion: number;
   /** `openblas_get_config()`: version, target core, thread limit. */
   readonly blasConfig: string;
+  /**
+   * One pass of Pillow's 8-bit bicubic resample (axis 0 horizontal, 1 vertical) with the caller's
+   * 22-bit fixed-point taps; absent from builds older than the image kernels (optional).
+   */
+  resampleU8?(
+    src: Uint8Array,
+    width: number,
+    height: number,
+    channels: number,
+    outSize: number,
+    axis: 0 | 1,
+    start: Int32Array,
+    count: Int32Array,
+    weight: Int32Array,
+    ksize: number,
+    out: Uint8Array,
+  ): void;
   /** `cblas_sgemm` per batch on float32 arrays, plus the fused epilogue; throws on bad extents. */
   matmulArrays(a: Float32Array, b: Float32Array, out: Float32Array, spec: NativeMatMulSpec, bias?: Float32Array, prelu?: Float32Array): void;
   /** `out = op(a, b)` (a `BINARY_OPS` code of native-ops.ts), operands read through per-output-dim strides. */
