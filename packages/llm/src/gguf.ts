@@ -2,7 +2,7 @@ import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Llm2ClipError } from '@llm2clip/core';
-import { convertBf16, convertF16, elementCount, floatToHalf, halfToFloat } from './weight-source.js';
+import { elementCount, floatToHalf, halfToFloat, readExactly, readHalfFloats } from './weight-source.js';
 
 /**
  * GGUF (llama.cpp's model file) reading and writing primitives, version 2 and 3: magic `GGUF`,
@@ -293,19 +293,9 @@ export class GgufFile {
         await readExactly(this.handle, new Uint8Array(out.buffer), start, this.path);
         return out;
       case 'F16':
-      case 'BF16': {
-        // converted in chunks so that only the final float32 buffer is tensor-sized
-        const perChunk = CHUNK_ELEMENTS;
-        const raw = new Uint16Array(Math.min(perChunk, count));
-        for (let done = 0; done < count; done += perChunk) {
-          const n = Math.min(perChunk, count - done);
-          const view = raw.subarray(0, n);
-          await readExactly(this.handle, new Uint8Array(view.buffer, 0, n * 2), start + done * 2, this.path);
-          if (info.typeName === 'F16') convertF16(view, out, done);
-          else convertBf16(view, out, done);
-        }
+      case 'BF16':
+        await readHalfFloats(this.handle, this.path, start, info.typeName, out, CHUNK_ELEMENTS);
         return out;
-      }
       case 'Q8_0': {
         const blocksPerChunk = CHUNK_ELEMENTS / Q8_0_BLOCK;
         const totalBlocks = count / Q8_0_BLOCK;
@@ -359,16 +349,6 @@ export function quantizeQ8_0(values: Float32Array): Uint8Array {
     }
   }
   return out;
-}
-
-async function readExactly(handle: FileHandle, target: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < target.byteLength) {
-    // one fs read is limited to 2 GiB; large tensors are read in 1 GiB pieces
-    const { bytesRead } = await handle.read(target, done, Math.min(target.byteLength - done, 1 << 30), position + done);
-    if (bytesRead === 0) throw new Llm2ClipError('E_FORMAT', `file ends ${target.byteLength - done} bytes early`, { path });
-    done += bytesRead;
-  }
 }
 
 /** A tensor to write into a GGUF file. */

@@ -3,7 +3,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { Llm2ClipError } from '@llm2clip/core';
 import { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsEntry } from '@llm2clip/tensor';
-import { convertBf16, convertF16, elementCount, type WeightInfo, type WeightSource } from './weight-source.js';
+import { elementCount, readExactly, readHalfFloats, type WeightInfo, type WeightSource } from './weight-source.js';
 
 /** Bytes read per `fs.read` call while converting a tensor (bounds the scratch buffer). */
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -17,16 +17,6 @@ interface OpenShard {
 interface Located {
   shard: OpenShard;
   entry: SafetensorsEntry;
-}
-
-async function readExactly(handle: FileHandle, target: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < target.byteLength) {
-    // one fs read is limited to 2 GiB; large tensors are read in 1 GiB pieces
-    const { bytesRead } = await handle.read(target, done, Math.min(target.byteLength - done, 1 << 30), position + done);
-    if (bytesRead === 0) throw new Llm2ClipError('E_FORMAT', `file ends ${target.byteLength - done} bytes early`, { path });
-    done += bytesRead;
-  }
 }
 
 /** Opens a safetensors file and parses its header (bounds-checked before the header is allocated). */
@@ -149,18 +139,9 @@ export class SafetensorsSource implements WeightSource {
         await readExactly(shard.handle, new Uint8Array(out.buffer), start, shard.path);
         return out;
       case 'F16':
-      case 'BF16': {
-        const perChunk = CHUNK_BYTES / 2;
-        const scratch = new Uint16Array(Math.min(perChunk, count));
-        for (let done = 0; done < count; done += perChunk) {
-          const n = Math.min(perChunk, count - done);
-          const view = scratch.subarray(0, n);
-          await readExactly(shard.handle, new Uint8Array(view.buffer, 0, n * 2), start + done * 2, shard.path);
-          if (entry.dtype === 'F16') convertF16(view, out, done);
-          else convertBf16(view, out, done);
-        }
+      case 'BF16':
+        await readHalfFloats(shard.handle, shard.path, start, entry.dtype, out, CHUNK_BYTES / 2);
         return out;
-      }
       case 'F64': {
         const perChunk = CHUNK_BYTES / 8;
         const scratch = new Float64Array(Math.min(perChunk, count));

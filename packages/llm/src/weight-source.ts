@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { Llm2ClipError } from '@llm2clip/core';
 
 /** What a checkpoint says about one tensor before any of its data is read. */
@@ -66,6 +67,33 @@ export function convertF16(src: Uint16Array, dst: Float32Array, dstOffset: numbe
 export function convertBf16(src: Uint16Array, dst: Float32Array, dstOffset: number): void {
   const bits = new Uint32Array(dst.buffer, dst.byteOffset + dstOffset * 4, src.length);
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+}
+
+/** Reads exactly `target.byteLength` bytes at `position`; a short file is `E_FORMAT` naming `path`. */
+export async function readExactly(handle: FileHandle, target: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < target.byteLength) {
+    // one fs read is limited to 2 GiB; large tensors are read in 1 GiB pieces
+    const { bytesRead } = await handle.read(target, done, Math.min(target.byteLength - done, 1 << 30), position + done);
+    if (bytesRead === 0) throw new Llm2ClipError('E_FORMAT', `file ends ${target.byteLength - done} bytes early`, { path });
+    done += bytesRead;
+  }
+}
+
+/**
+ * Reads `out.length` F16 or BF16 values at `position` into `out` as float32, `chunkElements` at a
+ * time, so only the final float32 buffer is tensor-sized.
+ */
+export async function readHalfFloats(handle: FileHandle, path: string, position: number, dtype: 'F16' | 'BF16', out: Float32Array, chunkElements: number): Promise<void> {
+  const count = out.length;
+  const scratch = new Uint16Array(Math.min(chunkElements, count));
+  for (let done = 0; done < count; done += chunkElements) {
+    const n = Math.min(chunkElements, count - done);
+    const view = scratch.subarray(0, n);
+    await readExactly(handle, new Uint8Array(view.buffer, 0, n * 2), position + done * 2, path);
+    if (dtype === 'F16') convertF16(view, out, done);
+    else convertBf16(view, out, done);
+  }
 }
 
 const SCRATCH_F32 = new Float32Array(1);

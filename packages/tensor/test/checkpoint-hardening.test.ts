@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// the fuzz tool's own runner (built with the workspace); a test-only path import, since the tool depends on this package
+import { CI_FUZZ_SECONDS, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Llm2ClipError, Rng } from '@llm2clip/core';
 import { loadCheckpoint, saveCheckpoint } from '../src/index.js';
@@ -90,31 +89,13 @@ describe('checkpoint reader validation', () => {
   });
 });
 
-const FUZZ_CLI = fileURLToPath(new URL('../../../tools/fuzz/dist/cli.js', import.meta.url));
-const SECONDS = Number(process.env.FUZZ_CI_SECONDS ?? 3);
-/** Committed crash reproducers, replayed as part of the corpus (`tools/fuzz/regressions/checkpoint`). */
-const REGRESSIONS = fileURLToPath(new URL('../../../tools/fuzz/regressions/checkpoint', import.meta.url));
-
 describe('fuzz: checkpoint reader (coverage-guided, bounded)', () => {
-  it(`no crash in ${SECONDS} s of fuzzing`, async () => {
-    if (!existsSync(FUZZ_CLI)) throw new Error(`the fuzz tool is not built (${FUZZ_CLI} missing): run \`pnpm build\` first`);
-    const crashes = mkdtempSync(join(tmpdir(), 'llm2clip-fuzz-ci-checkpoint-'));
-    const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [FUZZ_CLI, 'run', 'checkpoint', '--seconds', String(SECONDS), '--seed', '1', '--crashes', crashes, '--corpus', REGRESSIONS, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', () => {
-        if (readdirSync(crashes).length === 0) rmSync(crashes, { recursive: true, force: true });
-        resolve(out);
-      });
-    });
-    const line = stdout.split('\n').find((l) => l.startsWith('{"target"'));
-    expect(line, `the fuzzer process died: ${stdout}`).toBeDefined();
-    const result = JSON.parse(line!) as { executions: number; corpusSize: number; features: number; crashes: unknown[] };
-    expect(result.crashes).toEqual([]);
-    expect(result.executions).toBeGreaterThan(10);
-    expect(result.corpusSize).toBeGreaterThan(1);
-    expect(result.features).toBeGreaterThan(20);
-  }, (SECONDS + 120) * 1000);
+  it(`no crash in ${CI_FUZZ_SECONDS} s of fuzzing`, async () => {
+    const { result, output } = await runRegressionFuzz('checkpoint');
+    expect(result, `the fuzzer process died: ${output}`).toBeDefined();
+    expect(result!.crashes).toEqual([]);
+    expect(result!.executions).toBeGreaterThan(10);
+    expect(result!.corpusSize).toBeGreaterThan(1);
+    expect(result!.features).toBeGreaterThan(20);
+  }, (CI_FUZZ_SECONDS + 120) * 1000);
 });

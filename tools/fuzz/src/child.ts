@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FuzzResult } from './engine.js';
 
@@ -59,4 +62,24 @@ export function runTargetInChild(target: string, options: ChildRunOptions): Prom
       resolve({ ...(line !== undefined ? { result: JSON.parse(line) as FuzzResult } : {}), exitCode, signal, stderr });
     });
   });
+}
+
+/** Seconds each fuzz target runs inside `pnpm test` (env `FUZZ_CI_SECONDS`, default 3). */
+export const CI_FUZZ_SECONDS = Number(process.env.FUZZ_CI_SECONDS ?? 3);
+
+/**
+ * The bounded run the packages' tests do per target: {@link runTargetInChild} with the committed
+ * crash reproducers (`tools/fuzz/regressions/<target>`) as the corpus and a temporary crash
+ * directory, removed when nothing was saved in it (kept, and named in the result, otherwise).
+ * Returns the child's result and the tail of its output for an assertion message.
+ */
+export async function runRegressionFuzz(target: string, seconds = CI_FUZZ_SECONDS): Promise<{ result?: FuzzResult; output: string }> {
+  if (!existsSync(fileURLToPath(new URL('./cli.js', import.meta.url)))) {
+    throw new Error('the fuzz tool is not built (tools/fuzz/dist/cli.js missing): run `pnpm build` first');
+  }
+  const crashesDir = mkdtempSync(join(tmpdir(), `llm2clip-fuzz-ci-${target}-`));
+  const corpusDir = fileURLToPath(new URL(`../regressions/${target}`, import.meta.url));
+  const run = await runTargetInChild(target, { seconds, seed: 1, crashesDir, corpusDir });
+  if (readdirSync(crashesDir).length === 0) rmSync(crashesDir, { recursive: true, force: true });
+  return { ...(run.result !== undefined ? { result: run.result } : {}), output: `exit ${String(run.exitCode)} ${String(run.signal)}\n${run.stderr}`.slice(-4000) };
 }

@@ -12,4 +12,4 @@ export { mutate, mutateJsonValue, mutateJsonBytes, dictionaryKeys, type MutateOp
 export type { FuzzTarget } from './target.js';
 export { TARGETS, findTarget } from './targets/index.js';
 export { splitCheckpointInput, joinCheckpointInput } from './targets/tensor-targets.js';
-export { runTargetInChild, type ChildRunOptions, type ChildRunResult } from './child.js';
+export { runTargetInChild, runRegressionFuzz, CI_FUZZ_SECONDS, type ChildRunOptions, type ChildRunResult } from './child.js';
