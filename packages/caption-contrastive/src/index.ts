@@ -64,3 +64,15 @@ export {
   type Stage1RunConfigInput,
 } from './run-config.js';
 export { runStage1, loadCaptionedSamples, type RunStage1Options, type Stage1RunResult, type CraEvaluator } from './run-stage1.js';
+export { localCaptionContrastiveLoss } from './local-loss.js';
+export { distributedContrastiveGradients } from './distributed-grad-cache.js';
+export {
+  dataParallelGroup,
+  assignPasses,
+  rowBlock,
+  allReduceGradients,
+  sumOverRanks,
+  requireSameStartStep,
+  broadcastFromRoot,
+  type DataParallelGroup,
+} from './data-parallel.js';

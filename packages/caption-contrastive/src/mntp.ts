@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Llm2ClipError, Rng, type MetricsLogger, type ProgressCallback } from '@llm2clip/core';
+import { barrier } from '@llm2clip/distributed';
 import { AdamW, accumulateGradients, clipGradNorm, computeGradients, disposeGradients, softmaxCrossEntropy, warmupLinearSchedule } from '@llm2clip/tensor';
 import { LoraAdapter, type LlamaModel, type LlmTokenizer, type LoraOptionsInput, type TokenizedText } from '@llm2clip/llm';
 import { BatchCursor } from './batch-cursor.js';
 import { lengthGroups } from './length-groups.js';
+import { allReduceGradients, assignPasses, broadcastFromRoot, dataParallelGroup, sumOverRanks, type DataParallelGroup } from './data-parallel.js';
 
 /** Name of the MNTP phase in metrics and progress events. */
 export const MNTP_PHASE = 'mntp';
@@ -182,6 +184,8 @@ export interface MntpOptions extends Omit<MntpConfig, 'lora'> {
   onProgress?: ProgressCallback;
   /** Receives one `{ phase: 'mntp', step, loss, lr, gradNorm, tokens, seconds }` record per step. */
   metrics?: MetricsLogger;
+  /** The data-parallel process group. Default: `initDistributed()` (a world of one without a launcher). */
+  group?: DataParallelGroup;
 }
 
 /** What {@link trainMntp} returns. */
@@ -201,6 +205,13 @@ export interface MntpResult {
  * causal LLM to seeing the whole sequence before the contrastive phase; by default the adapter is
  * merged into the base weights at the end, as LLM2Vec's supervised phase starts from the merged
  * MNTP model. Each step frees its tensors.
+ *
+ * Data-parallel (every rank calls it with the same options under an MPI launcher): `batchSize` is
+ * the global batch; every rank masks the whole batch (same random stream), computes the weighted
+ * losses of its share of the passes, and gradients and losses are summed over ranks — each pass's
+ * weight is its share of the global count of predicted tokens, so the result is the one-process
+ * per-token mean. Rank 0's initial LoRA weights are broadcast; only rank 0 logs, reports progress
+ * and writes the adapter.
  */
 export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
   const parsed = MntpConfigSchema.safeParse(options);
@@ -218,12 +229,15 @@ export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
   const seeds = new Rng(config.seed);
   const lora = LoraAdapter.attach(model, options.lora ?? config.lora, seeds.fork(1), { baseModelNameOrPath: options.baseModelNameOrPath ?? '' });
   const rng = seeds.fork(2);
+  const group = options.group ?? dataParallelGroup();
+  const distributed = group.worldSize > 1;
   const cursor = new BatchCursor(texts.length, Math.min(config.batchSize, texts.length), config.seed);
   const schedule = warmupLinearSchedule({ baseLr: config.lr, warmupSteps: config.warmupSteps, totalSteps: config.steps });
   const optimizer = new AdamW({ weightDecay: config.weightDecay });
   const losses: number[] = [];
   const startedAt = performance.now();
   try {
+    if (distributed) await broadcastFromRoot(lora.parameters);
     for (let step = 0; step < config.steps; step++) {
       const started = performance.now();
       const items = cursor.next().map((i) => tokenizer.tokenize(texts[i], { maxLength: config.maxLength }));
@@ -231,10 +245,12 @@ export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
         masked: maskTokens(rows.map((row) => items[row]), rng, { probability: config.maskProbability, maskTokenId, vocabSize, specialIds, padTokenId: tokenizer.padTokenId }),
         seed: rng.int(0, 0x7fffffff),
       }));
+      // every rank masks every pass (same random stream), so `total` is the global count of predicted tokens
       const total = passes.reduce((sum, pass) => sum + pass.masked.predicted, 0);
-      const grads = new Map<string, tf.Tensor>();
+      let grads = new Map<string, tf.Tensor>();
       let value = 0;
-      for (const pass of passes) {
+      const mine = distributed ? assignPasses(passes.map((pass) => pass.masked.batch * pass.masked.length), group.worldSize)[group.rank].map((g) => passes[g]) : passes;
+      for (const pass of mine) {
         if (pass.masked.predicted === 0) continue;
         const weight = pass.masked.predicted / total;
         const result = computeGradients(lora.parameters, () => tf.mul(mntpLoss(model, pass.masked, { training: true, rng: new Rng(pass.seed) }), weight) as tf.Scalar);
@@ -242,6 +258,10 @@ export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
         result.loss.dispose();
         accumulateGradients(grads, result.grads);
         disposeGradients(result.grads);
+      }
+      if (distributed) {
+        if (total > 0) grads = await allReduceGradients(lora.parameters, grads);
+        [value] = await sumOverRanks([value]);
       }
       const lr = schedule(step);
       let gradNorm = Number.NaN;
@@ -254,6 +274,7 @@ export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
       const tokens = items.reduce((sum, item) => sum + item.ids.length, 0);
       const seconds = (performance.now() - started) / 1000;
       const elapsed = (performance.now() - startedAt) / 1000;
+      if (!group.isRoot) continue;
       metrics?.log({ phase: MNTP_PHASE, step: step + 1, loss: value, lr, gradNorm, predicted: total, tokens, seconds });
       onProgress?.({
         task: MNTP_PHASE,
@@ -265,7 +286,8 @@ export async function trainMntp(options: MntpOptions): Promise<MntpResult> {
     }
     let adapterDir: string | undefined;
     if (options.adapterDir !== undefined) {
-      await lora.saveAdapter(options.adapterDir);
+      if (group.isRoot) await lora.saveAdapter(options.adapterDir);
+      if (distributed) await barrier();
       adapterDir = options.adapterDir;
     }
     if (options.merge ?? true) {

@@ -9,6 +9,8 @@ import type { CaptionedSample } from './pairs.js';
 import { STAGE1_CONFIG_FORMAT, STAGE1_CONFIG_VERSION, type CaptionDataSchema, type Stage1RunConfig } from './run-config.js';
 import { readTextPairsJsonl, type TextPairSource } from './text-pairs.js';
 import { trainCaptionContrastive } from './trainer.js';
+import { barrier, finalizeDistributed } from '@llm2clip/distributed';
+import { dataParallelGroup, sumOverRanks, type DataParallelGroup } from './data-parallel.js';
 import type { z } from 'zod';
 
 /** Scores a text embedder on CRA caption pairs (e.g. `@llm2clip/eval`'s `evaluateCra`). */
@@ -26,6 +28,13 @@ export interface RunStage1Options {
   evaluateCra?: CraEvaluator;
   /** Stop after the current step (a checkpoint is written). */
   signal?: AbortSignal;
+  /** Called on every rank after each contrastive step (see `trainCaptionContrastive`'s `onStep`). */
+  onStep?: (step: number, group: DataParallelGroup) => void | Promise<void>;
+  /**
+   * Leave the MPI process group when done (`finalizeDistributed`), as a program that ends after
+   * the run must (the CLI sets it). Only under MPI; a world of one is left as it is. Default false.
+   */
+  finalizeDistributed?: boolean;
 }
 
 /** What {@link runStage1} returns. */
@@ -46,8 +55,10 @@ export interface Stage1RunResult {
   trainSamples: number;
   /** Training images skipped for having fewer than two captions. */
   skippedSamples: number;
-  /** CRA scores (percent) by step, as logged. */
+  /** CRA scores (percent) by step, as logged (rank 0; empty on other ranks). */
   cra: { step: number; cra: number }[];
+  /** Rank and world size of the run; only rank 0 logs and writes files. */
+  group: DataParallelGroup;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -98,14 +109,29 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
  *    the tokenizer files and the embedder configs).
  *
  * The resolved config is written to `output/run-config.json`.
+ *
+ * Under an MPI launcher every rank calls it with the same config (data-parallel; see
+ * `trainCaptionContrastive`): every rank reads the data, the model and, on resume, the checkpoint
+ * (the output directory must be visible to every rank); only rank 0 logs and writes files.
  */
 export async function runStage1(config: Stage1RunConfig, options: RunStage1Options = {}): Promise<Stage1RunResult> {
-  const log = options.log ?? (() => {});
+  const group = dataParallelGroup();
+  const distributed = group.worldSize > 1;
+  const log = group.isRoot ? (options.log ?? (() => {})) : () => {};
+  const result = await runStage1InGroup(config, options, group, log);
+  // only after success: a failing rank must not wait in MPI_Finalize's barrier (it exits, and
+  // @llm2clip/distributed's exit handler aborts the job)
+  if (distributed && options.finalizeDistributed === true) await finalizeDistributed();
+  return result;
+}
+
+async function runStage1InGroup(config: Stage1RunConfig, options: RunStage1Options, group: DataParallelGroup, log: (line: string) => void): Promise<Stage1RunResult> {
   const resume = options.resume ?? false;
+  const distributed = group.worldSize > 1;
   if (config.data.heldOut !== undefined && options.evaluateCra === undefined) {
     throw new Llm2ClipError('E_CONFIG', 'data.heldOut is set but no CRA evaluator was given', { field: 'data.heldOut' });
   }
-  await writeJsonAtomic(join(config.output, 'run-config.json'), { ...config, format: STAGE1_CONFIG_FORMAT, version: STAGE1_CONFIG_VERSION });
+  if (group.isRoot) await writeJsonAtomic(join(config.output, 'run-config.json'), { ...config, format: STAGE1_CONFIG_FORMAT, version: STAGE1_CONFIG_VERSION });
 
   const train = await loadCaptionedSamples(config.data.train, config.data.maxTrainSamples);
   log(`stage 1: ${train.samples.length} training images (${train.skipped} skipped: fewer than two captions)`);
@@ -128,7 +154,17 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
     let mntpAdapterDir: string | undefined;
     if (config.mntp !== undefined) {
       mntpAdapterDir = join(config.output, 'mntp', 'adapter');
-      if (resume && (await exists(join(mntpAdapterDir, 'adapter_config.json')))) {
+      let reuse = resume && (await exists(join(mntpAdapterDir, 'adapter_config.json')));
+      if (distributed) {
+        const [ranksWithAdapter] = await sumOverRanks([reuse ? 1 : 0]);
+        if (ranksWithAdapter !== 0 && ranksWithAdapter !== group.worldSize) {
+          throw new Llm2ClipError('E_MISMATCH', `${ranksWithAdapter} of ${group.worldSize} ranks see the MNTP adapter: every rank must see the output directory (a shared file system)`, {
+            path: mntpAdapterDir,
+          });
+        }
+        reuse = ranksWithAdapter > 0;
+      }
+      if (reuse) {
         (await LoraAdapter.loadAdapter(model, mntpAdapterDir)).merge();
         log(`stage 1: reused the MNTP adapter ${mntpAdapterDir} (merged)`);
       } else {
@@ -142,13 +178,14 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
           baseModelNameOrPath: config.model,
           merge: true,
           onProgress: options.onProgress,
-          metrics: new JsonlMetricsLogger(join(config.output, 'metrics.jsonl')),
+          metrics: group.isRoot ? new JsonlMetricsLogger(join(config.output, 'metrics.jsonl')) : undefined,
+          group,
         });
         log(`stage 1: MNTP done; adapter ${mntpAdapterDir} merged into the base`);
       }
     }
     const cra: { step: number; cra: number }[] = [];
-    const metrics = new JsonlMetricsLogger(join(config.output, 'metrics.jsonl'));
+    const metrics = group.isRoot ? new JsonlMetricsLogger(join(config.output, 'metrics.jsonl')) : undefined;
     const { directionInstructions, ...trainConfig } = config.train;
     const evaluateCra = options.evaluateCra;
     const result = await trainCaptionContrastive({
@@ -163,6 +200,8 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
       resume,
       signal: options.signal,
       onProgress: options.onProgress,
+      onStep: options.onStep,
+      group,
       metrics,
       mntpMerged: config.mntp !== undefined,
       craEval:
@@ -184,6 +223,11 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
     if (config.saveMerged && result.adapterDir !== undefined) {
       mergedDir = join(config.output, 'merged');
       result.lora.merge();
+      if (group.isRoot) await writeMerged(mergedDir);
+      if (distributed) await barrier();
+      log(`stage 1: merged model written to ${mergedDir}`);
+    }
+    async function writeMerged(mergedDir: string): Promise<void> {
       await model.save(mergedDir);
       for (const file of TOKENIZER_FILES) if (await exists(join(config.model, file))) await copyFile(join(config.model, file), join(mergedDir, file));
       await writeEmbedderConfig(mergedDir, {
@@ -195,7 +239,6 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
         baseModelNameOrPath: config.model,
         mntpMerged: config.mntp !== undefined,
       });
-      log(`stage 1: merged model written to ${mergedDir}`);
     }
     if (!result.lora.isMerged) result.lora.dispose();
     result.embedder.dispose();
@@ -211,6 +254,7 @@ export async function runStage1(config: Stage1RunConfig, options: RunStage1Optio
       trainSamples: train.samples.length,
       skippedSamples: train.skipped,
       cra,
+      group,
     };
   } finally {
     if (!disposed) model.dispose();

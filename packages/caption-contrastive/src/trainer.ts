@@ -8,6 +8,7 @@ import {
   clipGradNorm,
   disposeGradients,
   latestCheckpoint,
+  removeCheckpointLeftovers,
   loadCheckpoint,
   saveCheckpoint,
   warmupLinearSchedule,
@@ -16,6 +17,10 @@ import { LlmEmbedder, LoraAdapter, POOLING_MODES, type LlamaModel, type LlmToken
 import { BatchCursor, type BatchCursorState } from './batch-cursor.js';
 import { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
 import { contrastiveGradients } from './grad-cache.js';
+import { barrier } from '@llm2clip/distributed';
+import { allReduceGradients, broadcastFromRoot, dataParallelGroup, requireSameStartStep, rowBlock, sumOverRanks, type DataParallelGroup } from './data-parallel.js';
+import { distributedContrastiveGradients } from './distributed-grad-cache.js';
+import { localCaptionContrastiveLoss } from './local-loss.js';
 import { writeEmbedderConfig } from './llm2vec-config.js';
 import { MixedBatchCursor } from './mixed-batches.js';
 import { captionTriples, type CaptionedSample, type CaptionTriple } from './pairs.js';
@@ -137,6 +142,13 @@ export interface CaptionContrastiveOptions extends Omit<CaptionContrastiveConfig
   craEval?: CraEvalHook;
   /** Recorded in the adapter's `llm2clip_embedder.json`: an MNTP adapter was merged into `model` first. */
   mntpMerged?: boolean;
+  /**
+   * Called on every rank after each step (after its checkpoint), with the step number and the
+   * process group — unlike `onProgress`, `metrics` and `craEval`, which run on rank 0 only.
+   */
+  onStep?: (step: number, group: DataParallelGroup) => void | Promise<void>;
+  /** The data-parallel process group. Default: `initDistributed()` (a world of one without a launcher). */
+  group?: DataParallelGroup;
 }
 
 /** What {@link trainCaptionContrastive} returns. */
@@ -153,8 +165,10 @@ export interface CaptionContrastiveResult {
   endStep: number;
   /** Directory of the PEFT adapter, when `runDir` was given and the run finished. */
   adapterDir?: string;
-  /** The newest checkpoint written, if any. */
+  /** The newest checkpoint written, if any (rank 0 writes checkpoints; other ranks report none). */
   checkpoint?: string;
+  /** Rank and world size of the run. */
+  group: DataParallelGroup;
 }
 
 interface Stage1Cursor {
@@ -191,6 +205,14 @@ function queryOf(triple: CaptionTriple, instruction: string | undefined, directi
  * Checkpoints (LoRA weights, optimizer moments, RNG state, data cursor) are written atomically
  * via `@llm2clip/tensor`'s `saveCheckpoint`; `resume` continues bit-exactly, as if the run had
  * never stopped. Every step is one gradient tape whose intermediates are freed.
+ *
+ * Data-parallel: under an MPI launcher (`mpirun`, `srun`; see `@llm2clip/distributed`) every rank
+ * runs this function with the same options. `batchSize` stays the global batch: every rank builds
+ * the same batch, embeds only its share of the forward passes, and the loss is open_clip's
+ * `local_loss` over gathered embeddings; gradients are summed over ranks, so the run matches a
+ * one-process run with the same settings (to float rounding). The initial LoRA weights come from
+ * rank 0; only rank 0 writes checkpoints, metrics, progress, CRA and the adapter. Checkpoints do not
+ * depend on the world size, so a run can resume on another number of ranks.
  */
 export async function trainCaptionContrastive(options: CaptionContrastiveOptions): Promise<CaptionContrastiveResult> {
   const parsed = CaptionContrastiveConfigSchema.safeParse(options);
@@ -207,6 +229,8 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
   if (craEval !== undefined && !(Number.isInteger(craEval.every) && craEval.every > 0)) {
     throw new Llm2ClipError('E_CONFIG', `craEval.every must be a positive integer, got ${craEval.every}`, { field: 'craEval.every' });
   }
+  const group = options.group ?? dataParallelGroup();
+  const distributed = group.worldSize > 1;
   const textPairs = (options.textPairs ?? []).filter((source) => source.pairs.length > 0);
   const mixed = textPairs.length > 0;
   const batchSize = mixed ? config.batchSize : Math.min(config.batchSize, samples.length);
@@ -226,6 +250,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     pooling: config.pooling,
     instruction: config.instruction ?? null,
     lora: lora.options,
+    worldSize: group.worldSize,
     ...(mixed ? { sources: [samples.length, ...textPairs.map((source) => source.pairs.length)].join(',') } : {}),
   };
   let rng = seeds.fork(2);
@@ -233,6 +258,8 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
   let startStep = 0;
   const optimizer = new AdamW({ weightDecay: config.weightDecay });
   try {
+    // what a job killed mid-save or mid-prune left behind (a resume at the last step saves nothing more)
+    if (options.resume === true && checkpointsDir !== undefined && group.isRoot) await removeCheckpointLeftovers(checkpointsDir);
     const resumeFrom = typeof options.resume === 'string' ? options.resume : options.resume === true && checkpointsDir !== undefined ? await latestCheckpoint(checkpointsDir) : undefined;
     if (resumeFrom !== undefined) {
       const checkpoint = await loadCheckpoint(resumeFrom);
@@ -252,6 +279,11 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       }
       cursorState = savedCursor.batches;
       startStep = checkpoint.step;
+    }
+    if (distributed) {
+      await requireSameStartStep(startStep, resumeFrom);
+      // rank 0's weights everywhere: the initial LoRA A (each rank drew the same from the seed; this makes sure)
+      await broadcastFromRoot(lora.parameters);
     }
     const cursor = mixed
       ? new MixedBatchCursor([samples.length, ...textPairs.map((source) => source.pairs.length)], batchSize, config.seed, cursorState)
@@ -282,6 +314,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
     let step = startStep;
     let lastCheckpoint: string | undefined;
     const checkpoint = async (): Promise<void> => {
+      if (!group.isRoot) return;
       if (checkpointsDir === undefined || lastCheckpoint?.endsWith(checkpointDirName(step)) === true) return;
       lastCheckpoint = await saveCheckpoint(
         checkpointsDir,
@@ -297,7 +330,7 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       );
     };
     const evaluate = async (): Promise<void> => {
-      if (craEval === undefined) return;
+      if (craEval === undefined || !group.isRoot) return;
       const score = await craEval.evaluate(embedder, step);
       metrics?.log({ phase: `${STAGE1_PHASE}-eval`, step, cra: typeof score === 'number' ? score : score.cra });
     };
@@ -312,7 +345,26 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
         const [q, p, n] = tf.split(embeddings, 3, 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         return captionContrastiveLoss(q, p, n, config.scale);
       };
-      const { loss: value, grads, passes } = contrastiveGradients(lora.parameters, embedder, items, lossOfEmbeddings, { tokensPerPass: config.tokensPerPass, training: true, rng });
+      let value: number;
+      let grads: Map<string, tf.Tensor>;
+      let passes: number;
+      if (!distributed) {
+        ({ loss: value, grads, passes } = contrastiveGradients(lora.parameters, embedder, items, lossOfEmbeddings, { tokensPerPass: config.tokensPerPass, training: true, rng }));
+      } else {
+        // open_clip's local_loss: this rank's block of queries against every rank's documents
+        const rowsPerPart = batch.queries.length;
+        const block = rowBlock(rowsPerPart, group.rank, group.worldSize);
+        const localLoss = (embeddings: tf.Tensor2D): tf.Scalar =>
+          tf.tidy(() => {
+            const queries = tf.slice(embeddings, [block.start, 0], [block.count, -1]) as tf.Tensor2D;
+            const documents = tf.slice(embeddings, [rowsPerPart, 0], [2 * rowsPerPart, -1]) as tf.Tensor2D;
+            return localCaptionContrastiveLoss(queries, documents, block.start, rowsPerPart, config.scale);
+          });
+        const local = distributedContrastiveGradients(lora.parameters, embedder, items, localLoss, { tokensPerPass: config.tokensPerPass, training: true, rng, group });
+        passes = local.passes;
+        grads = await allReduceGradients(lora.parameters, local.grads);
+        [value] = await sumOverRanks([local.loss]);
+      }
       const gradNorm = config.maxGradNorm > 0 ? clipGradNorm(grads, config.maxGradNorm) : Number.NaN;
       const lr = schedule(step);
       optimizer.apply(lora.parameters, grads, lr);
@@ -323,38 +375,50 @@ export async function trainCaptionContrastive(options: CaptionContrastiveOptions
       const tokensPerSecond = tokens / seconds;
       // ETA from the mean step time of this call (checkpoint and eval time included)
       const etaSeconds = ((performance.now() - loopStarted) / 1000 / (step - startStep)) * (config.steps - step);
-      metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, passes, source: batch.source, tokens, tokensPerSecond, seconds, etaSeconds });
-      onProgress?.({
-        task: STAGE1_PHASE,
-        done: step,
-        total: config.steps,
-        unit: 'step',
-        values: { loss: value, lr, 'tok/s': Math.round(tokensPerSecond), eta_s: Math.round(etaSeconds) },
-      });
+      if (group.isRoot) {
+        metrics?.log({ phase: STAGE1_PHASE, step, loss: value, lr, gradNorm, passes, source: batch.source, tokens, tokensPerSecond, seconds, etaSeconds, ...(distributed ? { worldSize: group.worldSize } : {}) });
+        onProgress?.({
+          task: STAGE1_PHASE,
+          done: step,
+          total: config.steps,
+          unit: 'step',
+          values: { loss: value, lr, 'tok/s': Math.round(tokensPerSecond), eta_s: Math.round(etaSeconds) },
+        });
+      }
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await checkpoint();
       if (craEval !== undefined && (step % craEval.every === 0 || step === config.steps)) await evaluate();
-      if (signal?.aborted === true) break;
+      await options.onStep?.(step, group);
+      // an abort reaches ranks at different times: all ranks stop after the same step when any saw it
+      const stop = distributed ? (await sumOverRanks([signal?.aborted === true ? 1 : 0]))[0] > 0 : signal?.aborted === true;
+      if (stop) break;
     }
     if (step > startStep || resumeFrom === undefined) await checkpoint();
     let adapterDir: string | undefined;
     if (runDir !== undefined && step >= config.steps) {
       adapterDir = join(runDir, 'adapter');
-      await lora.saveAdapter(adapterDir);
-      await writeEmbedderConfig(adapterDir, {
-        pooling: config.pooling,
-        maxLength: config.maxLength,
-        bidirectional: true,
-        instruction: config.instruction ?? null,
-        directionInstructions: config.directionInstructions ?? null,
-        baseModelNameOrPath: config.baseModelNameOrPath,
-        mntpMerged: options.mntpMerged ?? false,
-      });
+      if (group.isRoot) await writeAdapter(adapterDir);
     }
-    return { lora, embedder, losses, startStep, endStep: step, adapterDir, checkpoint: lastCheckpoint };
+    // no rank returns before rank 0 has written what it reports
+    if (distributed) await barrier();
+    return { lora, embedder, losses, startStep, endStep: step, adapterDir, checkpoint: lastCheckpoint, group };
   } catch (error) {
     lora.dispose();
     throw error;
   } finally {
     optimizer.dispose();
+  }
+
+  /** The PEFT adapter and the embedder configs (rank 0). */
+  async function writeAdapter(adapterDir: string): Promise<void> {
+    await lora.saveAdapter(adapterDir);
+    await writeEmbedderConfig(adapterDir, {
+      pooling: config.pooling,
+      maxLength: config.maxLength,
+      bidirectional: true,
+      instruction: config.instruction ?? null,
+      directionInstructions: config.directionInstructions ?? null,
+      baseModelNameOrPath: config.baseModelNameOrPath,
+      mntpMerged: options.mntpMerged ?? false,
+    });
   }
 }

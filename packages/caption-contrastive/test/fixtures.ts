@@ -89,3 +89,33 @@ export function tinySamples(count: number, seed = 0): Sample[] {
     };
   });
 }
+
+/**
+ * A stage-1 run's inputs on disk, in real formats: the tiny Llama in Hugging Face layout
+ * (`config.json`, `model.safetensors`, `tokenizer.json`, `tokenizer_config.json`) under
+ * `root/base`, and webdataset shards of captions under `root/data` (`train-000000.tar`,
+ * `train-000001.tar`: 8 images each; `held-out.tar`: 6).
+ */
+export async function writeStage1Fixtures(root: string): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { LlamaModel } = await import('@llm2clip/llm');
+  const { writeTarAtomic } = await import('@llm2clip/data');
+  const model = LlamaModel.create(tinyConfig(), new Rng(1));
+  await model.save(join(root, 'base'));
+  model.dispose();
+  await writeFile(join(root, 'base', 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
+  await writeFile(join(root, 'base', 'tokenizer_config.json'), JSON.stringify(TINY_TOKENIZER_CONFIG));
+  await mkdir(join(root, 'data'), { recursive: true });
+  const shard = async (path: string, seed: number, count: number) =>
+    writeTarAtomic(
+      path,
+      tinySamples(count, seed).flatMap((s) => [
+        { name: `${s.key}.png`, data: new Uint8Array([137, 80, 78, 71]) },
+        { name: `${s.key}.json`, data: new TextEncoder().encode(JSON.stringify({ captions: s.captions, caption_kinds: s.captionKinds })) },
+      ]),
+    );
+  await shard(join(root, 'data', 'train-000000.tar'), 1, 8);
+  await shard(join(root, 'data', 'train-000001.tar'), 2, 8);
+  await shard(join(root, 'data', 'held-out.tar'), 3, 6);
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, readMetricsJsonl } from '@llm2clip/core';
 import { writeSyntheticDataset } from '@llm2clip/data';
@@ -9,6 +9,7 @@ import { initBackend, readSafetensors, writeSafetensors } from '@llm2clip/tensor
 import { ClipVisionModel } from '@llm2clip/vision';
 import { loadClipModel } from '@llm2clip/clip-trainer';
 import { buildProgram } from '../src/program.js';
+import { threadsPerRank } from '../src/commands/clip-train.js';
 
 async function cli(...args: string[]): Promise<string> {
   const out: string[] = [];
@@ -125,5 +126,20 @@ describe('llm2clip clip train', () => {
     expect(await cli('clip', 'train', '--config', fresh, '--backend', 'cpu', '--steps', '1')).toMatch(/trained 1\/1 steps/);
     const typo = await writeConfig('typo', { learningRate: 1 });
     await expect(cli('clip', 'train', '--config', typo, '--backend', 'cpu')).rejects.toThrow(/learningRate/);
+  });
+});
+
+describe('clip train under a launcher', () => {
+  it('gives each rank of a node its share of the cores (or the cores the launcher bound it to)', () => {
+    const allowed = availableParallelism();
+    const total = cpus().length;
+    if (allowed < total) {
+      // this process is bound to a subset: that subset is its share
+      expect(threadsPerRank(2)).toBe(allowed);
+    } else {
+      expect(threadsPerRank(1)).toBe(total);
+      expect(threadsPerRank(2)).toBe(Math.max(1, Math.floor(total / 2)));
+      expect(threadsPerRank(total * 4)).toBe(1);
+    }
   });
 });

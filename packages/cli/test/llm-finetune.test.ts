@@ -1,6 +1,9 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readMetricsJsonl } from '@llm2clip/core';
 import { llmFinetuneOverrides } from '../src/commands/llm-finetune.js';
@@ -201,5 +204,137 @@ describe('llm2clip llm finetune', () => {
     const records = readMetricsJsonl(await readFile(join(root, 'runs', 'cc', 'metrics.jsonl'), 'utf8'));
     expect(records.filter((r) => r.phase === 'stage1-eval').map((r) => r.step)).toEqual([0, 1, 2]);
     for (const r of records.filter((r) => r.phase === 'stage1-eval')) expect(r.cra).toBeGreaterThanOrEqual(0);
+  });
+});
+
+// ---- data-parallel: the same command under `mpirun -np 2` -------------------------------------
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const mpirunMissing = (() => {
+  const probe = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+  return probe.error !== undefined || probe.status !== 0;
+})();
+const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+if (mpirunMissing && !inCi) console.warn('llm-finetune.test: world-size-2 tests SKIPPED — mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)');
+
+/** The environment of a child that must not look like it runs under a launcher itself. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OMPI_|PMIX_|PMI_|SLURM_|LLM2CLIP_DISTRIBUTED)/.test(key)));
+}
+
+interface Job {
+  code: number | null;
+  output: string;
+  stdout: string;
+  timedOut: boolean;
+}
+
+/** Runs `command args` (its own process group, killed after `timeoutMs`); `during` may signal it. */
+function run(command: string, args: string[], timeoutMs: number, during?: (pid: number) => void): Promise<Job> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, timeoutMs);
+    if (during !== undefined && child.pid !== undefined) during(child.pid);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, stdout, timedOut });
+    });
+  });
+}
+
+const MPIRUN = ['-np', '2', '--allow-run-as-root', '--oversubscribe', process.execPath, BIN];
+
+describe.runIf(mpirunMissing && inCi)('mpirun in CI', () => {
+  it('is installed (scripts/setup.sh installs openmpi-bin libopenmpi-dev)', () => {
+    expect(mpirunMissing).toBe(false);
+  });
+});
+
+describe.skipIf(mpirunMissing)('llm2clip llm finetune under mpirun -np 2', () => {
+  async function fixtures(): Promise<string> {
+    if (!existsSync(BIN)) throw new Error('packages/cli/dist is missing: run `pnpm --filter @llm2clip/cli build` first');
+    const root = await mkdtemp(join(tmpdir(), 'cli-finetune-mpi-'));
+    await writeModel(join(root, 'model'));
+    await mkdir(join(root, 'data'));
+    await writeShard(join(root, 'data', 'train.tar'), 12, 0);
+    await writeShard(join(root, 'data', 'held.tar'), 6, 100);
+    await writeFile(
+      join(root, 'stage1.json'),
+      JSON.stringify({
+        model: 'model',
+        output: 'runs/one',
+        data: { train: { webdataset: 'data/train.tar' } },
+        // one forward pass per step: fewer passes than ranks, so rank 1 embeds nothing and only takes
+        // part in the collectives (the several-pass case is tested in @llm2clip/caption-contrastive)
+        train: { steps: 3, batchSize: 4, maxLength: 24, tokensPerPass: 4096, warmupSteps: 0, lr: 1e-3, lora: { r: 2, alpha: 4, dropout: 0.1 } },
+      }),
+    );
+    return root;
+  }
+
+  const stepLosses = async (dir: string) =>
+    readMetricsJsonl(await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+      .filter((r) => r.phase === 'stage1')
+      .map((r) => r.loss as number);
+
+  it('trains on 2 ranks with the global batch of the 1-rank run (same losses within 1e-5), rank 0 alone printing, evaluating and writing', async () => {
+    const root = await fixtures();
+    const args = ['llm', 'finetune', '--config', join(root, 'stage1.json'), '--backend', 'cpu', '--held-out', join(root, 'data', 'held.tar'), '--cra-every', '2', '--save-merged'];
+    const one = await run(process.execPath, [BIN, ...args], 120_000);
+    expect(one.code, one.output).toBe(0);
+    const two = await run('mpirun', [...MPIRUN, ...args, '--output', join(root, 'runs', 'two')], 120_000);
+    expect(two.code, two.output).toBe(0);
+    expect(two.stdout.match(/steps 0 → 3 of 3/g)).toHaveLength(1);
+    expect(two.stdout).toMatch(/data-parallel over 2 ranks/);
+    expect(two.stdout.match(/CRA at step \d+/g)).toEqual(['CRA at step 0', 'CRA at step 2', 'CRA at step 3']);
+    expect(two.stdout.match(/merged model: /g)).toHaveLength(1);
+    expect(await readdir(join(root, 'runs', 'two', 'merged'))).toContain('model.safetensors');
+    const [a, b] = [await stepLosses(join(root, 'runs', 'one')), await stepLosses(join(root, 'runs', 'two'))];
+    expect(a).toHaveLength(3);
+    expect(b).toHaveLength(3);
+    b.forEach((loss, i) => expect(Math.abs(loss - a[i]), `step ${i + 1}`).toBeLessThanOrEqual(1e-5));
+    const records = readMetricsJsonl(await readFile(join(root, 'runs', 'two', 'metrics.jsonl'), 'utf8')).filter((r) => r.phase === 'stage1');
+    expect(records.map((r) => [r.passes, r.worldSize])).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect((await readdir(join(root, 'runs', 'two', 'adapter'))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'llm2clip_embedder.json', 'llm2vec_config.json']);
+  });
+
+  it('SIGUSR2 to mpirun stops every rank after the same step with a checkpoint; --resume finishes the run', async () => {
+    const root = await fixtures();
+    const output = join(root, 'runs', 'stopped');
+    const args = ['llm', 'finetune', '--config', join(root, 'stage1.json'), '--backend', 'cpu', '--output', output, '--steps', '400'];
+    const stopped = await run('mpirun', [...MPIRUN, ...args], 150_000, (pid) => {
+      // once rank 0 has logged a step, ask mpirun to stop the job gracefully (it forwards SIGUSR2)
+      const poll = setInterval(() => {
+        void readFile(join(output, 'metrics.jsonl'), 'utf8')
+          .then((text) => {
+            if (text.includes('"phase":"stage1"')) {
+              clearInterval(poll);
+              process.kill(pid, 'SIGUSR2');
+            }
+          })
+          .catch(() => undefined);
+      }, 100);
+    });
+    expect(stopped.timedOut, stopped.output).toBe(false);
+    expect(stopped.code, stopped.output).toBe(0);
+    expect(stopped.stdout).toMatch(/stopped early/);
+    const done = (await stepLosses(output)).length;
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(400);
+    expect(await readdir(join(output, 'checkpoints'))).toEqual([`step-${String(done).padStart(8, '0')}`]);
+    const resumed = await run('mpirun', [...MPIRUN, ...args, '--steps', String(done + 1), '--resume'], 120_000);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`steps ${done} → ${done + 1} of ${done + 1}`));
   });
 });

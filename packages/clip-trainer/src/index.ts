@@ -44,7 +44,17 @@ export {
   type MergedEmbeddingManifest,
   type MergeEmbeddingShardsOptions,
 } from './sharded-embed.js';
-export { LOGIT_SCALE, contrastiveGradients, type ContrastiveTower, type MicroBatchInputs, type ContrastiveGradients } from './contrastive-step.js';
+export {
+  LOGIT_SCALE,
+  contrastiveGradients,
+  type ContrastiveTower,
+  type MicroBatchInputs,
+  type ContrastiveGradients,
+  type ContrastiveParallelOptions,
+} from './contrastive-step.js';
+export { localRows, requireSameOnAllRanks, anyRank, type DataParallelRank, type LocalRows } from './data-parallel.js';
+export { gatheredClipLoss } from './gathered-clip-loss.js';
+export { rowAugmentationRng, augmentRows } from './row-augmentation.js';
 export { lockStore } from './tower-lock.js';
 export { DEFAULT_LOGIT_SCALE, readPretrainedLogitScale } from './pretrained-logit-scale.js';
 export { CachedTeacherEmbedder } from './cached-teacher.js';
@@ -59,3 +69,4 @@ export {
   type ClipTrainConfigInput,
 } from './clip-train-config.js';
 export { LLM2CLIP_CAPTION_FIELDS, writeLlm2ClipColumnTars, type Llm2ClipColumnTarOptions } from './llm2clip-column-tars.js';
+

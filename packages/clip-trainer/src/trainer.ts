@@ -10,7 +10,6 @@ import {
   type MetricsLogger,
   type ProgressCallback,
   type RawImage,
-  type RngState,
   type SampleSource,
 } from '@llm2clip/core';
 import {
@@ -20,6 +19,7 @@ import {
   disposeGradients,
   ensureGradientsRegistered,
   latestCheckpoint,
+  removeCheckpointLeftovers,
   loadCheckpoint,
   saveCheckpoint,
   warmupCosineSchedule,
@@ -35,6 +35,9 @@ import {
   type Eva02VisionModel,
   type RandomResizedCropOptions,
 } from '@llm2clip/vision';
+import { barrier, broadcastParameters, initDistributed } from '@llm2clip/distributed';
+import { anyRank, localRows, requireSameOnAllRanks, type DataParallelRank } from './data-parallel.js';
+import { augmentRows } from './row-augmentation.js';
 import { TextAdapter } from './adapter.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { LOGIT_SCALE, contrastiveGradients, type ContrastiveTower, type MicroBatchInputs } from './contrastive-step.js';
@@ -163,6 +166,17 @@ export interface TrainClipOptions {
    * phase `<phase>-eval` and sent as a progress event of task `eval`.
    */
   evaluate?: (model: TrainedClipModel, step: number) => Promise<Record<string, number>>;
+  /**
+   * The process group to train in (`initDistributed()` of `@llm2clip/distributed`, or any
+   * `{ rank, worldSize }` whose collectives that package runs). With `worldSize > 1` the run is
+   * data-parallel: `batchSize` is the global batch (a multiple of `worldSize`), every rank walks the
+   * same global batches and processes rows `[rank·B/n, (rank+1)·B/n)`, the loss gathers features
+   * over ranks (open_clip's `local_loss` + `gather_with_grad`), gradients are averaged, initial
+   * weights come from rank 0, and only rank 0 logs metrics, reports progress, evaluates and writes
+   * checkpoints (which every rank must be able to read back on `resume`: a shared directory).
+   * [`initDistributed()`: data-parallel under `mpirun`/`srun`, else a world of one]
+   */
+  processGroup?: DataParallelRank;
 }
 
 /** What {@link trainClip} returns. */
@@ -183,8 +197,10 @@ export interface TrainClipResult {
   lastCheckpoint?: string;
   /** Mean training throughput of this call (images per second, data preparation included). */
   imagesPerSecond: number;
-  /** Results of the periodic evaluations of this call, by step. */
+  /** Results of the periodic evaluations of this call, by step (rank 0 only). */
   evaluations: Array<{ step: number; values: Record<string, number> }>;
+  /** This process's rank and the world size it trained in (`{ rank: 0, worldSize: 1 }` without a launcher). */
+  processGroup: { rank: number; worldSize: number; isRoot: boolean };
 }
 
 interface CachedItem extends CaptionedSample {
@@ -198,8 +214,11 @@ interface StreamItem extends CaptionedSample {
 
 interface TrainBatch {
   samples: CaptionedSample[];
-  /** Preprocessed pixels of `samples[start, end)`; may draw augmentation crops from `rng`. Caller owns the tensor. */
-  pixels(rng: Rng, start?: number, end?: number): Promise<tf.Tensor4D>;
+  /**
+   * Preprocessed pixels of `samples[start, end)` (only those images are decoded); when augmenting,
+   * row i's crop comes from `rowAugmentationRng(stepSeed, i)`. Caller owns the tensor.
+   */
+  pixels(stepSeed: number, start: number, end: number): Promise<tf.Tensor4D>;
 }
 
 /** Where the next batch comes from: epoch and batch index within it. */
@@ -272,10 +291,10 @@ async function planInMemory(source: SampleSource, pre: ImagePreprocessor, augmen
         const batch = permutation.slice(b * batchSize, (b + 1) * batchSize).map((i) => items[i]);
         yield {
           samples: batch,
-          pixels: async (rng, start = 0, end = batch.length) => {
+          pixels: async (stepSeed, start, end) => {
             const part = batch.slice(start, end);
             if (augment === undefined) return pre.stack(part.map((item) => item.pixels as Float32Array));
-            return pre.stack(await pre.preprocessMany(part.map((item) => item.decoded as RawImage), { rng, options: augment }));
+            return augmentRows(pre, part.map((item) => item.decoded as RawImage), stepSeed, start, augment);
           },
         };
       }
@@ -304,8 +323,10 @@ async function planStreaming(source: SampleSource, pre: ImagePreprocessor, augme
           pending = [];
           yield {
             samples: batch,
-            pixels: (rng, start = 0, end = batch.length) =>
-              pre.preprocessBatch(batch.slice(start, end).map((s) => s.image), augment !== undefined ? { rng, options: augment } : undefined),
+            pixels: (stepSeed, start, end) => {
+              const images = batch.slice(start, end).map((s) => s.image);
+              return augment === undefined ? pre.preprocessBatch(images) : augmentRows(pre, images, stepSeed, start, augment);
+            },
           };
         }
       }
@@ -324,6 +345,12 @@ async function planStreaming(source: SampleSource, pre: ImagePreprocessor, augme
  * open_clip's groups (`lockImage`, `lockText`); `evaluate` runs every `evalEvery` steps.
  * Checkpoints are atomic; `resume` continues bit-exactly. The backend is the caller's choice
  * (`initBackend()` or `tf.setBackend`).
+ *
+ * Under `mpirun` / `srun` (see `processGroup`) it trains data-parallel with the same global batch:
+ * each rank decodes and runs its slice of every global batch, and the losses and the updates equal
+ * the single-process run's (up to float rounding); checkpoints (whose data cursor counts global
+ * batches) resume at any world size. Augmentation crops are drawn per global row (see
+ * {@link rowAugmentationRng}), so they do not depend on the world size either.
  *
  * @example
  * ```ts
@@ -350,9 +377,13 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
     maxLogitScale = Math.log(100),
     freshProjection = true,
     logEvery = 1,
-    onProgress = silentProgress,
     outDir,
   } = options;
+  const group = options.processGroup ?? initDistributed();
+  const parallel = group.worldSize > 1;
+  const isRoot = group.rank === 0;
+  // rank 0 reports for the run; the others stay silent
+  const onProgress = isRoot ? (options.onProgress ?? silentProgress) : silentProgress;
   positive(batchSize, 'batchSize', true);
   positive(lr, 'lr');
   positive(options.steps, 'steps', true);
@@ -363,6 +394,7 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
   positive(options.evalEvery, 'evalEvery', true);
   if (options.evalEvery !== undefined && options.evaluate === undefined) throw new Llm2ClipError('E_CONFIG', 'evalEvery needs an evaluate function', { field: 'evaluate' });
   if (batchSize < 2) throw new Llm2ClipError('E_CONFIG', 'the contrastive loss needs batchSize ≥ 2', { field: 'batchSize' });
+  const mine = localRows(batchSize, group);
   if ((options.checkpointEvery !== undefined || options.resume === true) && outDir === undefined) {
     throw new Llm2ClipError('E_CONFIG', 'checkpointEvery and resume need outDir', { field: 'outDir' });
   }
@@ -438,7 +470,8 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
   let cursor: DataCursor = { epoch: 0, batch: 0 };
   let resumedFrom: number | undefined;
   const checkpointsDir = outDir !== undefined ? join(outDir, 'checkpoints') : undefined;
-  const microBatchSize = Math.min(options.microBatchSize ?? batchSize, batchSize);
+  const localBatch = mine.end - mine.start;
+  const microBatchSize = Math.min(options.microBatchSize ?? localBatch, localBatch);
   const imageTower: ContrastiveTower = { stores: [vision.parameters], forward: (pixels) => vision.forward(pixels as tf.Tensor4D) };
   const textTower: ContrastiveTower = { stores: side.stores, forward: (input) => side.forward(input) };
   const unlocks: Array<() => void> = [];
@@ -458,6 +491,8 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
   try {
     if (options.resume !== undefined && options.resume !== false) {
+      // what a job killed mid-save or mid-prune left behind (a resume at the last step saves nothing more)
+      if (options.resume === true && isRoot) await removeCheckpointLeftovers(checkpointsDir as string);
       const path = typeof options.resume === 'string' ? options.resume : await latestCheckpoint(checkpointsDir as string);
       if (path !== undefined) {
         const content = await loadCheckpoint(path);
@@ -483,8 +518,14 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
         resumedFrom = content.step;
       }
     }
+    if (parallel) {
+      // the cursor counts global batches, so a checkpoint of any world size resumes here; but every
+      // rank must have found the same one, and start from rank 0's weights
+      await requireSameOnAllRanks([step, cursor.epoch, cursor.batch], 'the step and data cursor to start from', group);
+      for (const store of stores) await broadcastParameters(store);
+    }
 
-    const metrics = options.metrics ?? (outDir !== undefined ? new JsonlMetricsLogger(join(outDir, 'metrics.jsonl')) : undefined);
+    const metrics = isRoot ? (options.metrics ?? (outDir !== undefined ? new JsonlMetricsLogger(join(outDir, 'metrics.jsonl')) : undefined)) : undefined;
     const losses: number[] = [];
     const evaluations: TrainClipResult['evaluations'] = [];
     const firstStep = step;
@@ -495,6 +536,10 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
     const writeCheckpoint = async (): Promise<void> => {
       if (checkpointsDir === undefined) return;
+      if (!isRoot) {
+        await barrier(); // rank 0 writes; the others continue once it is on disk
+        return;
+      }
       const weights = new Map<string, HostTensor>();
       for (const store of stores) for (const [name, tensor] of store.toHost()) weights.set(name, tensor);
       lastCheckpoint = await saveCheckpoint(
@@ -505,10 +550,11 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
           optimizer: optimizer.exportState(),
           rng: rng.getState(),
           cursor,
-          trainer: { phase, kind: side.kind, totalSteps, batchSize, seed, loss: losses.at(-1) },
+          trainer: { phase, kind: side.kind, totalSteps, batchSize, seed, loss: losses.at(-1), worldSize: group.worldSize },
         },
         { keep: options.keepCheckpoints },
       );
+      if (parallel) await barrier();
     };
 
     training: while (step < totalSteps) {
@@ -516,23 +562,20 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
       for await (const batch of plan.batches(cursor)) {
         producedAny = true;
         const stepStarted = performance.now();
+        // every rank draws the captions (and the crop seed) of the whole global batch, in the same
+        // order, so the generator stays in step across ranks and with a single-process run
         const choices = batch.samples.map((sample) => chooseCaption(sample, rng));
+        const stepSeed = augment !== undefined ? rng.int(0, 0x7fffffff) : 0;
         const micro: MicroBatchInputs[] = [];
-        for (let start = 0; start < batch.samples.length; start += microBatchSize) {
-          const end = Math.min(start + microBatchSize, batch.samples.length);
-          // gradient caching builds each micro-batch twice: the second time from the same generator state
-          let replay: RngState | undefined;
+        for (let start = mine.start; start < mine.end; start += microBatchSize) {
+          const end = Math.min(start + microBatchSize, mine.end);
           micro.push({
-            image: () => {
-              if (replay !== undefined) return batch.pixels(Rng.fromState(replay), start, end);
-              replay = rng.getState();
-              return batch.pixels(rng, start, end);
-            },
+            image: () => batch.pixels(stepSeed, start, end),
             text: () => side.prepare(batch.samples.slice(start, end), choices.slice(start, end)),
           });
         }
         const stepLr = schedule(step);
-        const { loss: lossValue, grads } = await contrastiveGradients(imageTower, textTower, logitStore, micro);
+        const { loss: lossValue, grads } = await contrastiveGradients(imageTower, textTower, logitStore, micro, { group, rowOffset: mine.start });
         let gradNorm: number;
         try {
           gradNorm = clipGradNorm(grads, gradClip);
@@ -554,7 +597,7 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
         if (metrics !== undefined && (step % logEvery === 0 || step === totalSteps)) {
           metrics.log({ phase, step, epoch: cursor.epoch, loss: lossValue, lr: stepLr, logit_scale: Math.exp(logitScale.dataSync()[0]), grad_norm: gradNorm, images_per_s: imagesPerSecond, eta_s: etaSeconds });
         }
-        if (options.evaluate !== undefined && options.evalEvery !== undefined && (step % options.evalEvery === 0 || step === totalSteps)) {
+        if (isRoot && options.evaluate !== undefined && options.evalEvery !== undefined && (step % options.evalEvery === 0 || step === totalSteps)) {
           const values = await options.evaluate(new TrainedClipModel(vision, tower, preprocessor, logitScale.dataSync()[0]), step);
           evaluations.push({ step, values });
           metrics?.log({ phase: `${phase}-eval`, step, ...values });
@@ -569,7 +612,8 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
           values: { loss: Number(lossValue.toFixed(4)), lr: Number(stepLr.toExponential(3)), 'img/s': Number(imagesPerSecond.toFixed(1)), eta: formatDuration(etaSeconds) },
         });
         if (step >= totalSteps) break training;
-        if (options.signal?.aborted === true) {
+        // a stop on any rank stops every rank after the same step
+        if (await anyRank(options.signal?.aborted === true, group)) {
           stopped = true;
           break training;
         }
@@ -582,7 +626,18 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
 
     const totalSeconds = (performance.now() - runStarted) / 1000;
     const model = new TrainedClipModel(vision, tower, preprocessor, logitScale.dataSync()[0]);
-    return { model, steps: step, totalSteps, losses, resumedFrom, stopped, lastCheckpoint, imagesPerSecond: imagesSeen / Math.max(totalSeconds, 1e-9), evaluations };
+    return {
+      model,
+      steps: step,
+      totalSteps,
+      losses,
+      resumedFrom,
+      stopped,
+      lastCheckpoint,
+      imagesPerSecond: imagesSeen / Math.max(totalSeconds, 1e-9),
+      evaluations,
+      processGroup: { rank: group.rank, worldSize: group.worldSize, isRoot },
+    };
   } finally {
     for (const unlock of unlocks.reverse()) unlock();
     optimizer.dispose();

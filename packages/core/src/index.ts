@@ -21,6 +21,6 @@ export {
 } from './embedding-store.js';
 export { silentProgress, type ProgressEvent, type ProgressCallback } from './progress.js';
 export { JsonlMetricsLogger, readMetricsJsonl, type MetricsLogger, type MetricsRecord } from './metrics-log.js';
-export { writeFileAtomic, writeJsonAtomic, writeDirectoryAtomic, writeFilePlain } from './atomic-write.js';
+export { writeFileAtomic, writeJsonAtomic, writeDirectoryAtomic, writeFilePlain, removeStaleTempSiblings } from './atomic-write.js';
 export { Rng, type RngState } from './rng.js';
 export { fingerprint } from './fingerprint.js';

@@ -20,6 +20,10 @@ export const DATA_LIMITS = {
   maxCsvRecordBytes: 16 * 1024 * 1024,
   /** One tar member buffered in memory: 256 MiB; a larger member is refused (`E_FORMAT`). */
   maxTarEntryBytes: 256 * 1024 * 1024,
+  /** Members one webdataset sample (a run of tar members sharing a key) may collect: 256; more is refused (`E_FORMAT`). */
+  maxSampleMembers: 256,
+  /** Bytes one webdataset sample may collect over all its members: 512 MiB; more is refused (`E_FORMAT`). */
+  maxSampleBytes: 512 * 1024 * 1024,
   /** One image file of an index source: 256 MiB; a larger file is skipped as `corrupt-image`. */
   maxImageFileBytes: 256 * 1024 * 1024,
 } as const;

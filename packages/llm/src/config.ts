@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { Llm2ClipError } from '@llm2clip/core';
+import { pickleCheckpointError, pickleCheckpointsIn, refusePickleFile } from './model-files.js';
 
 /** `model_type` values of the decoder families this package runs. */
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2'] as const;
@@ -18,7 +20,29 @@ export const SUPPORTED_ARCHITECTURES = [
   'Qwen2BiModel',
 ] as const;
 
-const tokenId = z.number().int().nonnegative();
+const tokenId = z.number().int().nonnegative().max(2 ** 31 - 1);
+
+/**
+ * Upper bounds on `config.json` sizes, refused (`E_CONFIG` naming the field) before anything is
+ * allocated. Each is far above every released Llama / Mistral / Qwen2 model (e.g. Llama 3.1 405B:
+ * hidden 16384, 126 layers, vocab 128256); together with the tensor and parameter limits they keep
+ * a hostile config from asking for more memory than the weights files could ever hold.
+ */
+export const LLM_CONFIG_LIMITS = {
+  vocab_size: 1 << 22,
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 18,
+  num_hidden_layers: 1024,
+  num_attention_heads: 4096,
+  head_dim: 4096,
+  max_position_embeddings: 1 << 24,
+  /** Elements of the largest weight matrix (a float32 array over 2^32 elements cannot exist in V8). */
+  tensorElements: 2 ** 32,
+  /** Parameters of the whole decoder (2^40 ≈ 1.1 trillion, 4 TiB as float32). */
+  parameters: 2 ** 40,
+} as const;
+
+const size = (max: number) => z.number().int().positive().max(max);
 
 /** `rope_scaling` of Llama 3.x (`rope_type: "llama3"`), linear scaling, or the default (no scaling). */
 export const RopeScalingSchema = z.looseObject({
@@ -27,7 +51,7 @@ export const RopeScalingSchema = z.looseObject({
   factor: z.number().positive().optional(),
   low_freq_factor: z.number().positive().optional(),
   high_freq_factor: z.number().positive().optional(),
-  original_max_position_embeddings: z.number().int().positive().optional(),
+  original_max_position_embeddings: z.number().int().positive().max(2 ** 31 - 1).optional(),
 });
 
 /**
@@ -37,17 +61,17 @@ export const RopeScalingSchema = z.looseObject({
 export const LlamaConfigSchema = z.looseObject({
   architectures: z.array(z.enum(SUPPORTED_ARCHITECTURES)).optional(),
   model_type: z.enum(SUPPORTED_MODEL_TYPES),
-  vocab_size: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  intermediate_size: z.number().int().positive(),
-  num_hidden_layers: z.number().int().positive(),
-  num_attention_heads: z.number().int().positive(),
-  num_key_value_heads: z.number().int().positive().optional(),
-  head_dim: z.number().int().positive().nullish(),
+  vocab_size: size(LLM_CONFIG_LIMITS.vocab_size),
+  hidden_size: size(LLM_CONFIG_LIMITS.hidden_size),
+  intermediate_size: size(LLM_CONFIG_LIMITS.intermediate_size),
+  num_hidden_layers: size(LLM_CONFIG_LIMITS.num_hidden_layers),
+  num_attention_heads: size(LLM_CONFIG_LIMITS.num_attention_heads),
+  num_key_value_heads: size(LLM_CONFIG_LIMITS.num_attention_heads).optional(),
+  head_dim: size(LLM_CONFIG_LIMITS.head_dim).nullish(),
   rms_norm_eps: z.number().positive().default(1e-6),
   rope_theta: z.number().positive().default(10000),
   rope_scaling: RopeScalingSchema.nullish(),
-  max_position_embeddings: z.number().int().positive().default(2048),
+  max_position_embeddings: size(LLM_CONFIG_LIMITS.max_position_embeddings).default(2048),
   tie_word_embeddings: z.boolean().default(false),
   attention_bias: z.boolean().optional(),
   mlp_bias: z.boolean().default(false),
@@ -56,9 +80,9 @@ export const LlamaConfigSchema = z.looseObject({
   eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
   pad_token_id: tokenId.nullish(),
   torch_dtype: z.string().nullish(),
-  sliding_window: z.number().int().positive().nullish(),
+  sliding_window: z.number().int().positive().max(2 ** 31 - 1).nullish(),
   use_sliding_window: z.boolean().optional(),
-  max_window_layers: z.number().int().nonnegative().optional(),
+  max_window_layers: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
 });
 
 /** A parsed `config.json` (defaults applied). */
@@ -101,15 +125,64 @@ export function parseLlamaConfig(json: unknown, path?: string): LlamaConfig {
   if (headDimOf(config) % 2 !== 0) {
     throw new Llm2ClipError('E_CONFIG', `head dimension ${headDimOf(config)} must be even for rotary embeddings`, { path, field: 'head_dim' });
   }
+  checkModelSize(config, path);
   return config;
 }
 
-/** Reads and validates `config.json` from a file. */
+/**
+ * Parameters of the decoder `config` describes (embeddings, layers, final norm, an untied LM
+ * head; biases included), computed in floating point so absurd configs cannot overflow.
+ */
+export function llamaParameterCount(config: LlamaConfig): number {
+  const hidden = config.hidden_size;
+  const q = config.num_attention_heads * headDimOf(config);
+  const kv = kvHeadsOf(config) * headDimOf(config);
+  const biases = attentionBiasesOf(config);
+  const attention = hidden * q * 2 + hidden * kv * 2 + (biases.qkv ? q + 2 * kv : 0) + (biases.o ? hidden : 0);
+  const mlp = 3 * hidden * config.intermediate_size + (config.mlp_bias ? 2 * config.intermediate_size + hidden : 0);
+  const layer = attention + mlp + 2 * hidden;
+  const embeddings = config.vocab_size * hidden * (config.tie_word_embeddings ? 1 : 2);
+  return embeddings + config.num_hidden_layers * layer + hidden;
+}
+
+function checkModelSize(config: LlamaConfig, path: string | undefined): void {
+  const hidden = config.hidden_size;
+  const matrices: Array<[string, number]> = [
+    ['vocab_size', config.vocab_size * hidden],
+    ['intermediate_size', config.intermediate_size * hidden],
+    ['head_dim', config.num_attention_heads * headDimOf(config) * hidden],
+  ];
+  for (const [field, elements] of matrices) {
+    if (elements > LLM_CONFIG_LIMITS.tensorElements) {
+      throw new Llm2ClipError('E_CONFIG', `a weight matrix of ${elements} elements (${field} × hidden_size) is over the ${LLM_CONFIG_LIMITS.tensorElements}-element limit`, { path, field });
+    }
+  }
+  const parameters = llamaParameterCount(config);
+  if (parameters > LLM_CONFIG_LIMITS.parameters) {
+    throw new Llm2ClipError('E_CONFIG', `the config describes ${parameters} parameters, over the ${LLM_CONFIG_LIMITS.parameters} limit`, { path, field: 'num_hidden_layers' });
+  }
+}
+
+/** Largest `config.json` read (1 MiB; real ones are a few KiB). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * Reads and validates `config.json` from a file (size-capped before it is read). When it is
+ * missing but its directory holds a pickle checkpoint, the error is the pickle conversion message.
+ */
 export async function readLlamaConfig(path: string): Promise<LlamaConfig> {
+  // a loader handed a pickle file instead of a model directory (`…/pytorch_model.bin/config.json`)
+  refusePickleFile(dirname(path));
   let text: string;
   try {
+    const bytes = (await stat(path)).size;
+    if (bytes > MAX_CONFIG_BYTES) throw new Llm2ClipError('E_FORMAT', `model config is ${bytes} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`, { path });
     text = await readFile(path, 'utf8');
   } catch (cause) {
+    if (cause instanceof Llm2ClipError) throw cause;
+    // a directory holding only a pickle checkpoint gets the conversion message, not "cannot read"
+    const pickles = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? await pickleCheckpointsIn(dirname(path)) : [];
+    if (pickles.length > 0) throw pickleCheckpointError(join(dirname(path), pickles[0]));
     throw new Llm2ClipError('E_IO', 'cannot read model config', { path, cause });
   }
   let json: unknown;

@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   Llm2ClipError,
@@ -11,12 +11,26 @@ import {
   type Rng,
   type TextEmbedder,
 } from '@llm2clip/core';
-import { stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
+import { refusePickleOnlyDirectory } from './model-files.js';
 import { resolvePretrained, type HubOptions } from './hub.js';
 import { LlamaModel } from './llama-model.js';
 import { LoraAdapter } from './lora.js';
 import { POOLING_MODES, poolHiddenStates, type PoolingMode } from './pooling.js';
 import { LlmTokenizer, type ChatTemplate, type EncodedBatch, type TextInput } from './tokenizer.js';
+
+/** True when any of `paths` exists. */
+async function anyExists(paths: readonly string[]): Promise<boolean> {
+  for (const path of paths) {
+    try {
+      await access(path);
+      return true;
+    } catch {
+      // try the next
+    }
+  }
+  return false;
+}
 
 /** Options of {@link LlmEmbedder}. */
 export interface LlmEmbedderOptions {
@@ -120,6 +134,9 @@ export class LlmEmbedder implements TextEmbedder {
       model = loaded.model;
       tokenizer = loaded.tokenizer;
     } else {
+      // a directory of pickle weights only gets the conversion message before anything else
+      // (even when the tokenizer files are missing too)
+      if (!(await anyExists([join(location, 'model.safetensors'), join(location, 'model.safetensors.index.json')]))) await refusePickleOnlyDirectory(location);
       tokenizer = await LlmTokenizer.fromDirectory(location, { chatTemplate });
       model = await LlamaModel.fromPretrained(location, { onProgress });
     }

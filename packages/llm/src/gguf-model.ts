@@ -3,6 +3,7 @@ import { headDimOf, kvHeadsOf, parseLlamaConfig, type LlamaConfig, type LlamaCon
 import { GGUF_VALUE_TYPE, GgufFile, writeGguf, type GgmlTypeName, type GgufKeyValue, type GgufTensorToWrite, type GgufValue } from './gguf.js';
 import { LlamaModel, type LoadOptions } from './llama-model.js';
 import { LlmTokenizer, type LlmTokenizerOptions } from './tokenizer.js';
+import { validateTokenizerJson } from './tokenizer-validation.js';
 import type { WeightInfo, WeightSource } from './weight-source.js';
 
 /** GGUF `general.architecture` values this package loads, with the `model_type` they become. */
@@ -15,6 +16,9 @@ export const LLAMA3_PRETOKENIZER_REGEX =
 export const QWEN2_PRETOKENIZER_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const PRETOKENIZER_REGEX: Record<string, string> = { 'llama-bpe': LLAMA3_PRETOKENIZER_REGEX, llama3: LLAMA3_PRETOKENIZER_REGEX, qwen2: QWEN2_PRETOKENIZER_REGEX };
+
+/** Largest Σ (piece length)² {@link sentencePieceMerges} accepts (2^28; Llama 2's vocabulary needs about 2^21). */
+export const MAX_MERGE_WORK = 2 ** 28;
 
 /** GGUF token types (`llama_token_type`). */
 const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -208,7 +212,8 @@ export function ggufTokenizerJson(file: GgufFile): { tokenizer: Record<string, u
   const types = file.get('tokenizer.ggml.token_type');
   const merges = stringArray(file, 'tokenizer.ggml.merges');
   const pre = (file.get('tokenizer.ggml.pre') as string | undefined) ?? 'default';
-  const vocab: Record<string, number> = {};
+  // no prototype: a token spelled "__proto__" must become a vocabulary entry like any other
+  const vocab = Object.create(null) as Record<string, number>;
   const added: Record<string, unknown>[] = [];
   tokens.forEach((token, id) => {
     const type = Array.isArray(types) ? Number(types[id]) : TOKEN_TYPE.NORMAL;
@@ -277,18 +282,27 @@ export function ggufTokenizerJson(file: GgufFile): { tokenizer: Record<string, u
 /**
  * BPE merges of a SentencePiece vocabulary as `transformers`' `generate_merges` derives them: every
  * split of a piece into two pieces of the vocabulary, ordered by the piece's score (highest
- * first), then by the lengths of the left and right parts (longest first), stably.
+ * first), then by the lengths of the left and right parts (longest first), stably. The work
+ * grows with the square of each piece's length, so a vocabulary whose pieces add up to more than
+ * {@link MAX_MERGE_WORK} (Σ length², far above any real vocabulary) is refused (`E_FORMAT`).
  */
-export function sentencePieceMerges(tokens: readonly string[], scores: readonly number[]): string[] {
+export function sentencePieceMerges(tokens: readonly string[], scores: readonly number[], path?: string): string[] {
+  let work = 0;
+  for (const token of tokens) work += token.length * token.length;
+  if (work > MAX_MERGE_WORK) {
+    throw new Llm2ClipError('E_FORMAT', `the vocabulary's pieces are too long to derive merges from (Σ length² = ${work} > ${MAX_MERGE_WORK})`, { path, field: 'tokenizer.ggml.tokens' });
+  }
   const vocab = new Map<string, number>();
   tokens.forEach((token, id) => vocab.set(token, id));
   const merges: Array<{ left: string; right: string; score: number; leftLength: number; rightLength: number }> = [];
   tokens.forEach((piece, id) => {
     const chars = Array.from(piece);
     const local: typeof merges = [];
+    let cut = 0;
     for (let i = 1; i < chars.length; i++) {
-      const left = chars.slice(0, i).join('');
-      const right = chars.slice(i).join('');
+      cut += chars[i - 1].length;
+      const left = piece.slice(0, cut);
+      const right = piece.slice(cut);
       if (vocab.has(left) && vocab.has(right)) local.push({ left, right, score: scores[id], leftLength: i, rightLength: chars.length - i });
     }
     local.sort((a, b) => vocab.get(a.left)! - vocab.get(b.left)! || vocab.get(a.right)! - vocab.get(b.right)!);
@@ -312,7 +326,8 @@ function sentencePieceTokenizerJson(file: GgufFile): { tokenizer: Record<string,
   const scores = scoresValue as number[];
   const types = file.get('tokenizer.ggml.token_type');
   const typeOf = (id: number): number => (Array.isArray(types) ? Number(types[id]) : TOKEN_TYPE.NORMAL);
-  const vocab: Record<string, number> = {};
+  // no prototype: a token spelled "__proto__" must become a vocabulary entry like any other
+  const vocab = Object.create(null) as Record<string, number>;
   const added: Record<string, unknown>[] = [];
   let unk: string | undefined;
   tokens.forEach((token, id) => {
@@ -355,7 +370,7 @@ function sentencePieceTokenizerJson(file: GgufFile): { tokenizer: Record<string,
       type: 'Sequence',
       decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
     },
-    model: { type: 'BPE', dropout: null, unk_token: unk ?? null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: sentencePieceMerges(tokens, scores) },
+    model: { type: 'BPE', dropout: null, unk_token: unk ?? null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: sentencePieceMerges(tokens, scores, file.path) },
   };
   const config: Record<string, unknown> = { add_bos_token: addBos, add_eos_token: addEos, legacy: true, tokenizer_class: 'LlamaTokenizerFast' };
   if (bos !== undefined) config.bos_token = bos;
@@ -391,7 +406,14 @@ export async function loadGgufModel(path: string, options: LoadOptions & LlmToke
     }
     const tokenizer = file.get('tokenizer.ggml.tokens') === undefined ? undefined : (() => {
       const { tokenizer: json, config: tokenizerConfig } = ggufTokenizerJson(file);
-      return LlmTokenizer.fromJson(json, tokenizerConfig, path, { chatTemplate: options.chatTemplate });
+      validateTokenizerJson(json, path);
+      try {
+        return LlmTokenizer.fromJson(json, tokenizerConfig, path, { chatTemplate: options.chatTemplate });
+      } catch (cause) {
+        // the tokenizers library throws plain errors on vocabularies it cannot use
+        if (cause instanceof Llm2ClipError) throw cause;
+        throw new Llm2ClipError('E_FORMAT', `the GGUF tokenizer metadata does not make a usable tokenizer: ${(cause as Error).message}`, { path, field: 'tokenizer.ggml.tokens', cause });
+      }
     })();
     const model = await LlamaModel.fromSource(config, new GgufSource(file, config), { ...options, ropeFactors: ropeFactors ?? options.ropeFactors });
     return { model, tokenizer, config };

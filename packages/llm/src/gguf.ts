@@ -2,6 +2,7 @@ import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Llm2ClipError } from '@llm2clip/core';
+import { pickleCheckpointError } from './model-files.js';
 import { elementCount, floatToHalf, halfToFloat, readExactly, readHalfFloats } from './weight-source.js';
 
 /**
@@ -42,8 +43,20 @@ const DEFAULT_ALIGNMENT = 32;
 /** Elements converted per read while decoding a tensor (bounds the scratch buffer to 4 MiB). */
 const CHUNK_ELEMENTS = 1 << 21;
 const MAX_DIMS = 4;
-/** Longest metadata string accepted (1 GiB). */
-const MAX_STRING_BYTES = 1 << 30;
+/**
+ * Limits of the GGUF header reader, each checked before the corresponding allocation (a
+ * violation is `E_FORMAT` naming the file and the field). They are far above what llama.cpp's
+ * converters write: the largest metadata string is a chat template of a few KiB, the largest
+ * array a vocabulary or merge list of a few hundred thousand entries, headers are tens of MiB.
+ */
+export const GGUF_LIMITS = {
+  /** Longest metadata string or tensor name, in bytes. */
+  stringBytes: 16 * 1024 * 1024,
+  /** Most elements of one metadata array. */
+  arrayElements: 1 << 24,
+  /** Most bytes of the header (metadata + tensor infos) read into memory. */
+  headerBytes: 512 * 1024 * 1024,
+} as const;
 
 /** A metadata value: numbers (64-bit ints as bigint), strings, booleans, or arrays of them. */
 export type GgufValue = number | bigint | string | boolean | GgufValue[];
@@ -88,6 +101,8 @@ class NeedMore extends Error {}
 /** Sequential little-endian reader over a prefix of the file; throws NeedMore past the prefix. */
 class Cursor {
   position = 0;
+  /** The key or tensor being read, named in errors. */
+  field: string | undefined;
   private readonly view: DataView;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -96,8 +111,11 @@ class Cursor {
   }
 
   private need(n: number, what: string): void {
-    if (this.position + n > this.fileSize) throw new Llm2ClipError('E_FORMAT', `${what} runs past the end of the file`, { path: this.path });
-    if (this.position + n > this.bytes.byteLength) throw new NeedMore();
+    if (this.position + n > this.fileSize) throw new Llm2ClipError('E_FORMAT', `${what} runs past the end of the file`, { path: this.path, field: this.field });
+    if (this.position + n > this.bytes.byteLength) {
+      if (this.bytes.byteLength >= GGUF_LIMITS.headerBytes) throw new Llm2ClipError('E_FORMAT', `header is larger than the ${GGUF_LIMITS.headerBytes}-byte limit`, { path: this.path, field: this.field });
+      throw new NeedMore();
+    }
   }
 
   u8(): number {
@@ -115,7 +133,7 @@ class Cursor {
     this.need(8, what);
     const v = this.view.getBigUint64(this.position, true);
     this.position += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Llm2ClipError('E_FORMAT', `${what} ${v} is out of range`, { path: this.path });
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Llm2ClipError('E_FORMAT', `${what} ${v} is out of range`, { path: this.path, field: this.field });
     return Number(v);
   }
   remaining(): number {
@@ -123,14 +141,15 @@ class Cursor {
   }
   string(what: string): string {
     const length = this.size(`${what} length`);
-    if (length > MAX_STRING_BYTES || length > this.remaining()) throw new Llm2ClipError('E_FORMAT', `${what} length ${length} exceeds the file`, { path: this.path });
+    if (length > this.remaining()) throw new Llm2ClipError('E_FORMAT', `${what} length ${length} exceeds the file`, { path: this.path, field: this.field });
+    if (length > GGUF_LIMITS.stringBytes) throw new Llm2ClipError('E_FORMAT', `${what} length ${length} is over the ${GGUF_LIMITS.stringBytes}-byte limit`, { path: this.path, field: this.field });
     this.need(length, what);
     try {
       const s = this.decoder.decode(this.bytes.subarray(this.position, this.position + length));
       this.position += length;
       return s;
     } catch (cause) {
-      throw new Llm2ClipError('E_FORMAT', `${what} is not valid UTF-8`, { path: this.path, cause });
+      throw new Llm2ClipError('E_FORMAT', `${what} is not valid UTF-8`, { path: this.path, field: this.field, cause });
     }
   }
   scalar(type: number, key: string): GgufValue {
@@ -183,22 +202,32 @@ export function ggmlTensorBytes(type: number, dims: readonly number[], path: str
 function parseHeader(bytes: Uint8Array, fileSize: number, path: string): GgufHeader {
   const c = new Cursor(bytes, fileSize, path);
   const magic = c.u32('magic');
-  if (magic !== 0x46554747) throw new Llm2ClipError('E_FORMAT', 'not a GGUF file (magic is not "GGUF")', { path });
+  if (magic !== 0x46554747) {
+    // a PyTorch checkpoint (zip container or bare pickle) gets the conversion message
+    if (magic === 0x04034b50 || ((magic & 0xff) === 0x80 && ((magic >> 8) & 0xff) >= 2 && ((magic >> 8) & 0xff) <= 5)) throw pickleCheckpointError(path);
+    throw new Llm2ClipError('E_FORMAT', 'not a GGUF file (magic is not "GGUF")', { path, field: 'magic' });
+  }
   const version = c.u32('version');
-  if (version !== 2 && version !== 3) throw new Llm2ClipError('E_FORMAT', `unsupported GGUF version ${version}; expected 2 or 3`, { path });
+  if (version !== 2 && version !== 3) throw new Llm2ClipError('E_FORMAT', `unsupported GGUF version ${version}; expected 2 or 3`, { path, field: 'version' });
   const tensorCount = c.size('tensor count');
   const kvCount = c.size('metadata count');
-  // each metadata entry needs ≥ 8 (key length) + 4 (type) + 1 bytes; each tensor info ≥ 8 + 4 + 4 + 8
-  if (kvCount * 13 > c.remaining() || tensorCount * 24 > c.remaining()) throw new Llm2ClipError('E_FORMAT', `counts (${tensorCount} tensors, ${kvCount} metadata) exceed the file size`, { path });
+  // each metadata entry needs ≥ 8 (key length) + 4 (type) + 1 bytes; each tensor info ≥ 8 + 4 + 4 + 8 + 8
+  // (divisions, not products: the counts may be near 2^53)
+  if (kvCount > c.remaining() / 13) throw new Llm2ClipError('E_FORMAT', `metadata count ${kvCount} exceeds the file size`, { path, field: 'metadata count' });
+  if (tensorCount > c.remaining() / 32) throw new Llm2ClipError('E_FORMAT', `tensor count ${tensorCount} exceeds the file size`, { path, field: 'tensor count' });
   const metadata = new Map<string, GgufKeyValue>();
   for (let i = 0; i < kvCount; i++) {
+    c.field = `metadata ${i}`;
     const key = c.string('metadata key');
+    if (metadata.has(key)) throw new Llm2ClipError('E_FORMAT', 'metadata key appears twice', { path, field: key });
+    c.field = key;
     const type = c.u32(`type of ${key}`);
     if (type === GGUF_VALUE_TYPE.ARRAY) {
       const arrayType = c.u32(`array type of ${key}`);
       if (arrayType === GGUF_VALUE_TYPE.ARRAY || !(arrayType in MIN_VALUE_BYTES)) throw new Llm2ClipError('E_FORMAT', `unsupported array element type ${arrayType}`, { path, field: key });
       const length = c.size(`array length of ${key}`);
-      if (length * MIN_VALUE_BYTES[arrayType] > c.remaining()) throw new Llm2ClipError('E_FORMAT', `array of ${length} elements exceeds the file`, { path, field: key });
+      if (length > c.remaining() / MIN_VALUE_BYTES[arrayType]) throw new Llm2ClipError('E_FORMAT', `array of ${length} elements exceeds the file`, { path, field: key });
+      if (length > GGUF_LIMITS.arrayElements) throw new Llm2ClipError('E_FORMAT', `array of ${length} elements is over the ${GGUF_LIMITS.arrayElements}-element limit`, { path, field: key });
       const values: GgufValue[] = new Array<GgufValue>(length);
       for (let j = 0; j < length; j++) values[j] = c.scalar(arrayType, key);
       metadata.set(key, { key, type, arrayType, value: values });
@@ -213,7 +242,9 @@ function parseHeader(bytes: Uint8Array, fileSize: number, path: string): GgufHea
   const alignment = alignmentValue;
   const tensors: GgufTensorInfo[] = [];
   for (let i = 0; i < tensorCount; i++) {
+    c.field = `tensor ${i}`;
     const name = c.string('tensor name');
+    c.field = name;
     const nDims = c.u32(`dimension count of ${name}`);
     if (nDims < 1 || nDims > MAX_DIMS) throw new Llm2ClipError('E_FORMAT', `tensor has ${nDims} dimensions; GGUF allows 1 to ${MAX_DIMS}`, { path, field: name });
     const dims: number[] = [];
@@ -227,11 +258,18 @@ function parseHeader(bytes: Uint8Array, fileSize: number, path: string): GgufHea
   }
   const dataStart = Math.ceil(c.position / alignment) * alignment;
   const dataSize = fileSize - dataStart;
+  if (dataSize < 0 && tensors.length > 0) throw new Llm2ClipError('E_FORMAT', `the data section starts at ${dataStart}, past the end of the ${fileSize}-byte file`, { path });
   const seen = new Set<string>();
   for (const t of tensors) {
     if (seen.has(t.name)) throw new Llm2ClipError('E_FORMAT', 'tensor name appears twice', { path, field: t.name });
     seen.add(t.name);
-    if (t.offset + t.byteLength > dataSize) throw new Llm2ClipError('E_FORMAT', `tensor data [${t.offset}, ${t.offset + t.byteLength}) falls outside the ${dataSize}-byte data section`, { path, field: t.name });
+    // compare without adding: offset + byteLength may pass 2^53
+    if (t.byteLength > dataSize || t.offset > dataSize - t.byteLength) throw new Llm2ClipError('E_FORMAT', `tensor data [${t.offset}, ${t.offset} + ${t.byteLength}) falls outside the ${dataSize}-byte data section`, { path, field: t.name });
+  }
+  const ranges = tensors.filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < ranges.length; i++) {
+    const before = ranges[i - 1];
+    if (ranges[i].offset < before.offset + before.byteLength) throw new Llm2ClipError('E_FORMAT', `tensor data overlaps that of ${before.name}`, { path, field: ranges[i].name });
   }
   return { version, metadata, tensors, alignment, dataStart, fileSize };
 }
@@ -261,7 +299,8 @@ export class GgufFile {
           return new GgufFile(path, parseHeader(bytes, fileSize, path), handle);
         } catch (error) {
           if (!(error instanceof NeedMore)) throw error;
-          window = Math.min(fileSize, window * 4);
+          // grows up to the header limit, where Cursor.need refuses instead of asking for more
+          window = Math.min(fileSize, window * 4, GGUF_LIMITS.headerBytes);
         }
       }
     } catch (error) {

@@ -17,6 +17,9 @@ export {
   attentionBiasesOf,
   slidingWindowOf,
   firstSlidingWindowLayer,
+  LLM_CONFIG_LIMITS,
+  llamaParameterCount,
+  MAX_CONFIG_BYTES,
   type LlamaConfig,
   type LlamaConfigInput,
 } from './config.js';
@@ -47,6 +50,22 @@ export {
   type TokenizedText,
   type EncodedBatch,
 } from './tokenizer.js';
+export { validateTokenizerJson, TokenizerJsonSchema, MAX_TOKEN_ID, MAX_PATTERN_LENGTH } from './tokenizer-validation.js';
+export {
+  PICKLE_EXTENSIONS,
+  MAX_INDEX_BYTES,
+  MAX_INDEX_TENSORS,
+  MAX_INDEX_NAME_LENGTH,
+  isPickleCheckpoint,
+  pickleCheckpointError,
+  refusePickleFile,
+  pickleCheckpointsIn,
+  refusePickleOnlyDirectory,
+  readSafetensorsIndex,
+  parseSafetensorsIndex,
+  resolveShard,
+  type SafetensorsIndex,
+} from './model-files.js';
 export { POOLING_MODES, poolingWeights, poolHiddenStates, type PoolingMode } from './pooling.js';
 export { dropoutMask } from './dropout.js';
 export {
@@ -82,6 +101,7 @@ export { SafetensorsSource } from './safetensors-source.js';
 export { writeSafetensorsModel, type SaveDtype, type TensorToWrite, type WriteModelOptions } from './safetensors-writer.js';
 export {
   GGUF_VALUE_TYPE,
+  GGUF_LIMITS,
   GGML_TYPE,
   Q8_0_BLOCK,
   GgufFile,
@@ -98,6 +118,7 @@ export {
 } from './gguf.js';
 export {
   GGUF_ARCHITECTURES,
+  MAX_MERGE_WORK,
   LLAMA3_PRETOKENIZER_REGEX,
   QWEN2_PRETOKENIZER_REGEX,
   GgufSource,

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Llm2ClipError, fingerprint, writeJsonAtomic, type Rng } from '@llm2clip/core';
-import { ParameterStore, kaimingUniformInit, linear, readSafetensors, writeSafetensors, zerosInit, type HostTensor } from '@llm2clip/tensor';
+import { ParameterStore, kaimingUniformInit, linear, readSafetensors, refusePickleFile, refusePickleOnlyDirectory, writeSafetensors, zerosInit, type HostTensor } from '@llm2clip/tensor';
 import { dropoutMask } from './dropout.js';
 import {
   LLAMA_LINEAR_MODULES,
@@ -14,6 +14,15 @@ import {
   type LlamaModel,
   type SaveOptions,
 } from './llama-model.js';
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** LoRA settings (PEFT's `LoraConfig` fields in camelCase). */
 export const LoraOptionsSchema = z.object({
@@ -143,9 +152,15 @@ export class LoraAdapter implements LinearAdapter {
   /**
    * Reads a PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`), checks
    * every tensor name and shape against `model`, and attaches it (base frozen). Names of bare-model
-   * adapters (`base_model.model.layers.…`, as LLM2Vec saves them) are accepted too.
+   * adapters (`base_model.model.layers.…`, as LLM2Vec saves them) are accepted too. A directory
+   * with only a pickle `adapter_model.bin` is `E_FORMAT` with the conversion command.
    */
   static async loadAdapter(model: LlamaModel, dir: string): Promise<LoraAdapter> {
+    const weightsPath = join(dir, 'adapter_model.safetensors');
+    // a pickle file given instead of the directory, or a PEFT directory saved with
+    // safe_serialization=False (adapter_model.bin only): the conversion message, never unpickled
+    refusePickleFile(dir, 'adapter_model.safetensors');
+    if (!(await fileExists(weightsPath))) await refusePickleOnlyDirectory(dir, 'adapter_model.safetensors', ['adapter_model.bin']);
     const configPath = join(dir, 'adapter_config.json');
     let raw: unknown;
     try {
@@ -167,7 +182,6 @@ export class LoraAdapter implements LinearAdapter {
       targetModules,
       ...(config.use_rslora === true ? { rslora: true } : {}),
     });
-    const weightsPath = join(dir, 'adapter_model.safetensors');
     const file = await readSafetensors(weightsPath);
     const tensors = new Map<string, HostTensor>();
     for (const [name, tensor] of file.tensors) {

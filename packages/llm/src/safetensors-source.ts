@@ -1,8 +1,9 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { Llm2ClipError } from '@llm2clip/core';
 import { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsEntry } from '@llm2clip/tensor';
+import { pickleCheckpointError, pickleCheckpointsIn, readSafetensorsIndex, refusePickleFile, resolveShard } from './model-files.js';
 import { elementCount, readExactly, readHalfFloats, type WeightInfo, type WeightSource } from './weight-source.js';
 
 /** Bytes read per `fs.read` call while converting a tensor (bounds the scratch buffer). */
@@ -62,45 +63,36 @@ export class SafetensorsSource implements WeightSource {
     this.located = located;
   }
 
-  /** Opens one safetensors file. */
+  /** Opens one safetensors file (a pickle checkpoint path is refused with the conversion message). */
   static async open(path: string): Promise<SafetensorsSource> {
+    refusePickleFile(path);
     const { shard, entries } = await openShard(path);
     return new SafetensorsSource(path, [shard], new Map(entries.map((entry) => [entry.name, { shard, entry }])));
   }
 
   /**
    * Opens the shards listed in an index (`weight_map`: tensor name → file next to the index),
-   * checking that every shard holds exactly the tensors the index assigns to it.
+   * checking that every shard holds exactly the tensors the index assigns to it. The index is
+   * validated by schema and every shard must resolve inside `dir` (see `readSafetensorsIndex`,
+   * `resolveShard`).
    */
   static async openIndex(indexPath: string, dir: string): Promise<SafetensorsSource> {
-    let index: { weight_map?: unknown };
-    try {
-      index = JSON.parse(await readFile(indexPath, 'utf8')) as typeof index;
-    } catch (cause) {
-      throw new Llm2ClipError('E_FORMAT', 'cannot parse the safetensors index', { path: indexPath, cause });
-    }
-    const weightMap = index.weight_map;
-    if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap) || Object.values(weightMap).some((f) => typeof f !== 'string')) {
-      throw new Llm2ClipError('E_FORMAT', 'index has no weight_map object of tensor name → file', { path: indexPath, field: 'weight_map' });
-    }
-    const map = weightMap as Record<string, string>;
+    const index = await readSafetensorsIndex(indexPath);
     const shards: OpenShard[] = [];
     const located = new Map<string, Located>();
     try {
-      for (const file of new Set(Object.values(map))) {
-        if (file.includes('/') || file.includes('\\') || file.startsWith('.')) {
-          throw new Llm2ClipError('E_FORMAT', `shard name ${JSON.stringify(file)} must be a plain file name`, { path: indexPath, field: 'weight_map' });
-        }
-        const { shard, entries } = await openShard(join(dir, file));
+      for (const file of index.shards) {
+        const { shard, entries } = await openShard(await resolveShard(dir, file, indexPath));
         shards.push(shard);
         for (const entry of entries) {
-          if (map[entry.name] !== file) {
-            throw new Llm2ClipError('E_MISMATCH', `tensor is in ${file} but the index says ${String(map[entry.name])}`, { path: shard.path, field: entry.name });
+          const listed = index.weightMap.get(entry.name);
+          if (listed !== file) {
+            throw new Llm2ClipError('E_MISMATCH', `tensor is in ${file} but the index says ${String(listed)}`, { path: shard.path, field: entry.name });
           }
           located.set(entry.name, { shard, entry });
         }
       }
-      for (const name of Object.keys(map)) {
+      for (const name of index.weightMap.keys()) {
         if (!located.has(name)) throw new Llm2ClipError('E_NOT_FOUND', 'tensor listed in the index is absent from its shard', { path: indexPath, field: name });
       }
     } catch (error) {
@@ -112,13 +104,17 @@ export class SafetensorsSource implements WeightSource {
 
   /**
    * Opens the weights of a Hugging Face model directory: `model.safetensors`, else the shards of
-   * `model.safetensors.index.json`. A directory with neither is `E_NOT_FOUND` naming both paths.
+   * `model.safetensors.index.json`. A directory with neither but a pickle checkpoint
+   * (`pytorch_model.bin`, `*.pt`, …) is `E_FORMAT` saying how to convert it (pickles are never
+   * unpickled); one with no weights at all is `E_NOT_FOUND` naming both paths.
    */
   static async openDirectory(dir: string): Promise<SafetensorsSource> {
     const single = join(dir, 'model.safetensors');
     if (await isFile(single)) return SafetensorsSource.open(single);
     const indexPath = join(dir, 'model.safetensors.index.json');
     if (await isFile(indexPath)) return SafetensorsSource.openIndex(indexPath, dir);
+    const pickles = await pickleCheckpointsIn(dir);
+    if (pickles.length > 0) throw pickleCheckpointError(join(dir, pickles[0]));
     throw new Llm2ClipError('E_NOT_FOUND', `no model.safetensors or model.safetensors.index.json (looked for ${single} and ${indexPath})`, { path: dir });
   }
 

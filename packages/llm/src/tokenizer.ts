@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Llm2ClipError } from '@llm2clip/core';
+import { validateTokenizerJson } from './tokenizer-validation.js';
 
 /** A text to encode, or an `[instruction, text]` pair whose instruction is excluded from pooling. */
 export type TextInput = string | readonly [instruction: string, text: string];
@@ -87,6 +88,20 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 }
 
 /**
+ * Runs a call into `@huggingface/tokenizers`, turning the plain errors (`TypeError`s on mistyped
+ * pipeline fields, found by the `tokenizer-json` fuzz target) it throws into `E_FORMAT` naming the
+ * tokenizer file; typed errors pass through.
+ */
+function library<T>(path: string, what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (cause) {
+    if (cause instanceof Llm2ClipError) throw cause;
+    throw new Llm2ClipError('E_FORMAT', `tokenizer.json cannot be used (${what}): ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
+  }
+}
+
+/**
  * A Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) tokenizer for decoder LLMs, with
  * LLM2Vec's conventions: left padding with the pad token (or EOS when there is none), truncation
  * that keeps the special tokens, and `[instruction, text]` pairs whose instruction tokens are
@@ -123,6 +138,8 @@ export class LlmTokenizer {
 
   private constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, path: string, options: LlmTokenizerOptions = {}) {
     this.source = { json: tokenizerJson, config: tokenizerConfig, path };
+    // bounds ids and checks the shapes the library indexes into (a 2^31 id makes get_vocab hang)
+    validateTokenizerJson(tokenizerJson, path);
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     } catch (cause) {
@@ -131,7 +148,7 @@ export class LlmTokenizer {
     const idOf = (field: string): number | undefined => {
       const content = specialTokenContent(tokenizerConfig[field] as SpecialTokenValue);
       if (content === undefined) return undefined;
-      const id = this.tokenizer.token_to_id(content);
+      const id = library(path, 'token_to_id', () => this.tokenizer.token_to_id(content));
       if (id === undefined) throw new Llm2ClipError('E_CONFIG', `special token ${JSON.stringify(content)} is not in the vocabulary`, { path, field });
       return id;
     };
@@ -140,13 +157,14 @@ export class LlmTokenizer {
     const padTokenId = idOf('pad_token') ?? this.eosTokenId;
     if (padTokenId === undefined) throw new Llm2ClipError('E_CONFIG', 'tokenizer has neither pad_token nor eos_token', { path, field: 'pad_token' });
     this.padTokenId = padTokenId;
-    const vocab = this.tokenizer.get_vocab(true);
+    const vocab = library(path, 'get_vocab', () => this.tokenizer.get_vocab(true));
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
     const probe = 'a';
-    const bare: number[] = this.tokenizer.encode(probe, { add_special_tokens: false }).ids;
-    const full: number[] = this.tokenizer.encode(probe, { add_special_tokens: true }).ids;
+    // a probe encoding at load, so that a pipeline the library cannot run fails here, typed
+    const bare: number[] = library(path, 'encode', () => this.tokenizer.encode(probe, { add_special_tokens: false }).ids);
+    const full: number[] = library(path, 'encode', () => this.tokenizer.encode(probe, { add_special_tokens: true }).ids);
     let offset = -1;
     for (let start = 0; start + bare.length <= full.length && offset < 0; start++) {
       if (bare.every((id, i) => full[start + i] === id)) offset = start;
@@ -163,7 +181,7 @@ export class LlmTokenizer {
     this.chatTemplate = requested === 'llama3' || (requested === 'auto' && isLlama3) ? 'llama3' : 'none';
     if (this.chatTemplate === 'llama3') {
       for (const token of ['<|start_header_id|>', '<|end_header_id|>', LLAMA3_END_OF_TURN]) {
-        if (this.tokenizer.token_to_id(token) === undefined) throw new Llm2ClipError('E_CONFIG', `the Llama-3 chat template needs token ${token}, which the vocabulary lacks`, { path, field: 'chatTemplate' });
+        if (library(path, 'token_to_id', () => this.tokenizer.token_to_id(token)) === undefined) throw new Llm2ClipError('E_CONFIG', `the Llama-3 chat template needs token ${token}, which the vocabulary lacks`, { path, field: 'chatTemplate' });
       }
     }
   }
@@ -191,9 +209,12 @@ export class LlmTokenizer {
     return new LlmTokenizer(this.source.json, this.source.config, this.source.path, { chatTemplate });
   }
 
-  /** Token ids of `text` without special tokens. */
+  /**
+   * Token ids of `text` without special tokens. An error of the tokenizers library on this text
+   * (a pipeline that only fails on some inputs) is `E_FORMAT` naming the tokenizer file.
+   */
   encodeText(text: string): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return library(this.source.path, 'encode', () => this.tokenizer.encode(text, { add_special_tokens: false }).ids);
   }
 
   /**
@@ -261,6 +282,6 @@ export class LlmTokenizer {
   /** Text of `ids` (special tokens skipped unless `skipSpecialTokens` is false). */
   decode(ids: readonly number[], skipSpecialTokens = true): string {
     if (ids.length === 0) return '';
-    return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+    return library(this.source.path, 'decode', () => this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens }));
   }
 }

@@ -1,5 +1,6 @@
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Llm2ClipError, writeDirectoryAtomic, writeFilePlain, type RngState } from '@llm2clip/core';
 import { readSafetensors, serializeSafetensors, type HostTensor } from './safetensors.js';
 import type { AdamWState } from './optim/adamw.js';
@@ -45,33 +46,113 @@ export function checkpointDirName(step: number): string {
 }
 
 /**
+ * Names an interrupted write leaves in a checkpoints directory: `.step-XXXXXXXX.tmp-<pid>-<hex>`
+ * (a checkpoint being built, from `@llm2clip/core`'s `writeDirectoryAtomic`) and
+ * `.step-XXXXXXXX.del-<pid>-<hex>` (a checkpoint being removed).
+ */
+const LEFTOVER = /^\.step-\d+\.(tmp|del)-(\d+)-[0-9a-f]+$/;
+
+/** Saves of this process in progress, by checkpoints directory. */
+const savesInFlight = new Map<string, number>();
+
+/**
+ * Whether the writer of a temporary directory may still be writing it. This process's own pid
+ * counts as alive only while one of its saves into that directory is in progress: a job restarted
+ * in a fresh container often gets the same pid (1) as the killed one.
+ */
+function writerAlive(pid: number, checkpointsDir: string): boolean {
+  if (pid === process.pid) return (savesInFlight.get(resolve(checkpointsDir)) ?? 0) > 0;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes a checkpoint directory so that no half-deleted copy can ever be listed: it is first
+ * renamed out of the `step-XXXXXXXX` namespace (atomic), then deleted. A job killed in between
+ * leaves a `.step-….del-…` directory, which {@link removeCheckpointLeftovers} clears later.
+ */
+async function removeCheckpointDir(path: string): Promise<void> {
+  const aside = join(dirname(path), `.${basename(path)}.del-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await rename(path, aside);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new Llm2ClipError('E_IO', 'cannot remove an old checkpoint', { path, cause });
+  }
+  await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Deletes what killed jobs left in `checkpointsDir`: temporary checkpoint directories whose
+ * writing process is no longer alive (on this host; this process's own only when none of its
+ * saves into the directory is in progress), and directories whose removal was interrupted. Each such temporary directory can be as large as a whole checkpoint, so without
+ * this every kill during a checkpoint write would leak that much disk. {@link saveCheckpoint}
+ * calls it before each write. Returns the names removed.
+ */
+export async function removeCheckpointLeftovers(checkpointsDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(checkpointsDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = LEFTOVER.exec(name);
+    if (match === null) continue;
+    if (match[1] === 'tmp' && writerAlive(Number(match[2]), checkpointsDir)) continue;
+    await rm(join(checkpointsDir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
  * Writes a checkpoint to `checkpointsDir/step-XXXXXXXX/` atomically (built under a temporary name,
  * then renamed), so a killed job always leaves the previous checkpoint whole. Keeps the newest
- * `keep` checkpoints (default: all). Returns the directory written.
+ * `keep` checkpoints (default: all); older ones (and a same-step directory being replaced) are
+ * renamed aside before they are deleted, so a kill during a removal never leaves a half-deleted
+ * directory that still looks complete. Temporary directories of earlier killed jobs are removed
+ * first ({@link removeCheckpointLeftovers}). Returns the directory written.
  */
 export async function saveCheckpoint(checkpointsDir: string, content: CheckpointContent, options: { keep?: number } = {}): Promise<string> {
   const target = join(checkpointsDir, checkpointDirName(content.step));
-  await writeDirectoryAtomic(target, async (dir) => {
-    await writeFilePlain(join(dir, 'model.safetensors'), serializeSafetensors(content.weights, { format: 'pt' }));
-    if (content.optimizer !== undefined) {
-      await writeFilePlain(join(dir, 'optimizer.safetensors'), serializeSafetensors(content.optimizer.tensors, { step: String(content.optimizer.step) }));
+  await removeCheckpointLeftovers(checkpointsDir);
+  const key = resolve(checkpointsDir);
+  savesInFlight.set(key, (savesInFlight.get(key) ?? 0) + 1);
+  try {
+    await removeCheckpointDir(target);
+    await writeDirectoryAtomic(target, async (dir) => {
+      await writeFilePlain(join(dir, 'model.safetensors'), serializeSafetensors(content.weights, { format: 'pt' }), { sync: true });
+      if (content.optimizer !== undefined) {
+        await writeFilePlain(join(dir, 'optimizer.safetensors'), serializeSafetensors(content.optimizer.tensors, { step: String(content.optimizer.step) }), { sync: true });
+      }
+      const trainer: TrainerJson = {
+        format: CHECKPOINT_FORMAT,
+        version: CHECKPOINT_VERSION,
+        step: content.step,
+        optimizerStep: content.optimizer?.step,
+        rng: content.rng,
+        cursor: content.cursor,
+        trainer: content.trainer,
+        createdAt: new Date().toISOString(),
+      };
+      // trainer.json is written last: its presence marks a complete checkpoint
+      await writeFilePlain(join(dir, 'trainer.json'), `${JSON.stringify(trainer, null, 2)}\n`, { sync: true });
+    });
+    if (options.keep !== undefined && options.keep > 0) {
+      const all = await listCheckpoints(checkpointsDir);
+      for (const old of all.slice(0, Math.max(0, all.length - options.keep))) await removeCheckpointDir(old.path);
     }
-    const trainer: TrainerJson = {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      step: content.step,
-      optimizerStep: content.optimizer?.step,
-      rng: content.rng,
-      cursor: content.cursor,
-      trainer: content.trainer,
-      createdAt: new Date().toISOString(),
-    };
-    // trainer.json is written last: its presence marks a complete checkpoint
-    await writeFilePlain(join(dir, 'trainer.json'), `${JSON.stringify(trainer, null, 2)}\n`);
-  });
-  if (options.keep !== undefined && options.keep > 0) {
-    const all = await listCheckpoints(checkpointsDir);
-    for (const old of all.slice(0, Math.max(0, all.length - options.keep))) await rm(old.path, { recursive: true, force: true });
+  } finally {
+    const left = (savesInFlight.get(key) ?? 1) - 1;
+    if (left > 0) savesInFlight.set(key, left);
+    else savesInFlight.delete(key);
   }
   return target;
 }

@@ -224,3 +224,36 @@ export function resizeBicubicFloat(grid: FloatGrid, outWidth: number, outHeight:
   }
   return { width: outWidth, height: outHeight, channels, data: out };
 }
+
+/** Pillow's 8-bit fixed-point taps: {@link pilTaps} scaled by 2^22 and rounded half away from zero (`normalize_coeffs_8bpc`). */
+export interface PilFixedTaps {
+  start: Int32Array;
+  count: Int32Array;
+  weight: Int32Array;
+  ksize: number;
+}
+
+const FIXED_ONE = 2 ** 22;
+const FIXED_CACHE_LIMIT = 1024;
+const fixedCache = new Map<string, PilFixedTaps>();
+
+/**
+ * The fixed-point taps of Pillow's 8-bit bicubic resample from `inSize` to `outSize` pixels (a
+ * whole row or column), as `Resample.c` computes them. Memoised per size pair (the returned arrays
+ * are shared: do not write to them).
+ */
+export function pilFixedTaps(inSize: number, outSize: number): PilFixedTaps {
+  const key = `${inSize}>${outSize}`;
+  const cached = fixedCache.get(key);
+  if (cached !== undefined) return cached;
+  const taps = pilTaps(inSize, outSize);
+  const weight = new Int32Array(taps.weight.length);
+  for (let i = 0; i < weight.length; i++) {
+    const w = taps.weight[i] * FIXED_ONE;
+    weight[i] = w < 0 ? Math.trunc(-0.5 + w) : Math.trunc(0.5 + w);
+  }
+  const fixed = { start: taps.start, count: taps.count, weight, ksize: taps.ksize };
+  if (fixedCache.size >= FIXED_CACHE_LIMIT) fixedCache.clear();
+  fixedCache.set(key, fixed);
+  return fixed;
+}

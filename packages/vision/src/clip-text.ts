@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
-import { ParameterStore, normalInit, zerosInit, linear, attentionBias, writeSafetensors, readSafetensors, type HostTensor } from '@llm2clip/tensor';
-import { parseClipTextConfig, type ClipTextConfig, type ClipTextConfigInput } from './config.js';
+import { ParameterStore, normalInit, zerosInit, linear, attentionBias, writeSafetensors, readSafetensors, refusePickleFile, refusePickleOnlyDirectory, type HostTensor } from '@llm2clip/tensor';
+import { clipTextParameterCount, parseClipTextConfig, type ClipTextConfig, type ClipTextConfigInput } from './config.js';
 import { addEncoderParameters, addLayerNorm, applyLayerNorm, encoderForward, type WeightInit } from './encoder.js';
-import { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+import { fileExists } from './hf-weights.js';
+import { readCheckedModelWeights, readModelConfigJson, refuseUndersizedWeights, requireSafetensorsFile } from './model-files.js';
 import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, openClipTextConfig, openClipTextToHf } from './open-clip.js';
 
 const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
@@ -81,22 +82,31 @@ export class ClipTextModel {
    * {@link openClipTextToHf}; pooling at the largest id, as open_clip does).
    */
   static async fromPretrained(dir: string): Promise<ClipTextModel> {
+    // a pickle checkpoint given instead of a directory
+    refusePickleFile(dir);
     let config: ClipTextConfig;
     let text: Map<string, HostTensor>;
     let path: string;
-    if (!(await fileExists(join(dir, 'config.json'))) && (await fileExists(join(dir, OPEN_CLIP_CONFIG)))) {
-      const configPath = join(dir, OPEN_CLIP_CONFIG);
-      config = parseClipTextConfig(openClipTextConfig(await readConfigJson(dir, OPEN_CLIP_CONFIG), configPath), configPath);
-      path = join(dir, OPEN_CLIP_WEIGHTS);
-      text = openClipTextToHf((await readSafetensors(path)).tensors, path);
-    } else {
-      config = parseClipTextConfig(await readConfigJson(dir), join(dir, 'config.json'));
-      const weights = await readModelWeights(dir);
+    let configPath: string;
+    if (await fileExists(join(dir, 'config.json'))) {
+      configPath = join(dir, 'config.json');
+      config = parseClipTextConfig(await readModelConfigJson(dir), configPath);
+      const weights = await readCheckedModelWeights(dir);
       path = weights.path;
       text = new Map<string, HostTensor>([...weights.tensors].filter(([name]) => isTextWeight(name)));
+    } else if (await fileExists(join(dir, OPEN_CLIP_CONFIG))) {
+      configPath = join(dir, OPEN_CLIP_CONFIG);
+      config = parseClipTextConfig(openClipTextConfig(await readModelConfigJson(dir, OPEN_CLIP_CONFIG), configPath), configPath);
+      path = await requireSafetensorsFile(dir, OPEN_CLIP_WEIGHTS);
+      text = openClipTextToHf((await readSafetensors(path)).tensors, path);
+    } else {
+      await refusePickleOnlyDirectory(dir);
+      throw new Llm2ClipError('E_NOT_FOUND', `no config.json or ${OPEN_CLIP_CONFIG}`, { path: dir });
     }
     const projection = text.get(PROJECTION);
     if (projection !== undefined) config.projection_dim = projection.shape[0];
+    // nothing is allocated for a config that asks for far more weights than the file holds
+    refuseUndersizedWeights(clipTextParameterCount(config), 0, text, path, configPath);
     const model = ClipTextModel.build(config, (shape) => zerosInit(shape));
     try {
       model.parameters.loadHost(text, { strict: true, path });

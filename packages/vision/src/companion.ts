@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic } from '@llm2clip/core';
 import { readSafetensors, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
-import { readConfigJson } from './hf-weights.js';
+import { isPickleCheckpoint, pickleCheckpointError, readModelConfigJson } from './model-files.js';
 
 /**
  * Named weights saved beside a tower, e.g. LLM2CLIP's text adapter: its own config and
@@ -35,12 +35,14 @@ export async function saveCompanion(dir: string, name: string, companion: Compan
   await writeJsonAtomic(join(dir, name, configFile), companion.config);
 }
 
-/** Reads a companion written by {@link saveCompanion}. */
+/** Reads a companion written by {@link saveCompanion} (a pickle `weightsFile` such as `adapter.bin` is refused, `E_FORMAT`). */
 export async function readCompanion(dir: string, name: string, files: { configFile?: string; weightsFile?: string } = {}): Promise<Companion> {
   checkName(name);
   const configFile = files.configFile ?? 'config.json';
   const weightsFile = files.weightsFile ?? 'model.safetensors';
-  const config = await readConfigJson(join(dir, name), configFile);
+  // a pickle weights file is refused by name, before anything is read
+  if (isPickleCheckpoint(weightsFile)) throw pickleCheckpointError(join(dir, name, weightsFile));
+  const config = await readModelConfigJson(join(dir, name), configFile);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new Llm2ClipError('E_FORMAT', `companion ${configFile} is not an object`, { path: join(dir, name, configFile) });
   }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { Llm2ClipError } from '@llm2clip/core';
+import { TOWER_CONFIG_LIMITS, checkPatchGrid, checkTowerSize } from './config.js';
+
+const size = (max: number) => z.number().int().positive().max(max);
 
 /**
  * The EVA02 vision tower's architecture (EVA-CLIP's `EVAVisionTransformer` with `naiveswiglu`,
@@ -9,23 +12,23 @@ import { Llm2ClipError } from '@llm2clip/core';
  */
 export const Eva02VisionConfig = z.object({
   /** `image_size` / `img_size`. */
-  image_size: z.number().int().positive().default(224),
+  image_size: size(TOWER_CONFIG_LIMITS.image_size).default(224),
   /** `patch_size`. */
-  patch_size: z.number().int().positive().default(14),
+  patch_size: size(TOWER_CONFIG_LIMITS.patch_size).default(14),
   /** `width` / `embed_dim`. */
-  hidden_size: z.number().int().positive().default(1024),
+  hidden_size: size(TOWER_CONFIG_LIMITS.hidden_size).default(1024),
   /** `int(width · mlp_ratio)` (SwiGLU hidden width). */
-  intermediate_size: z.number().int().positive().default(2730),
+  intermediate_size: size(TOWER_CONFIG_LIMITS.intermediate_size).default(2730),
   /** `layers` / `depth`. */
-  num_hidden_layers: z.number().int().nonnegative().default(24),
+  num_hidden_layers: z.number().int().nonnegative().max(TOWER_CONFIG_LIMITS.num_hidden_layers).default(24),
   /** `width / head_width` / `num_heads`. */
-  num_attention_heads: z.number().int().positive().default(16),
+  num_attention_heads: size(TOWER_CONFIG_LIMITS.num_attention_heads).default(16),
   /** EVA-CLIP's LayerNorm eps (1e-6, as timm's). */
   layer_norm_eps: z.number().positive().default(1e-6),
   /** `embed_dim` of the CLIP model = `num_classes` of timm's head. */
-  projection_dim: z.number().int().positive().default(768),
+  projection_dim: size(TOWER_CONFIG_LIMITS.projection_dim).default(768),
   /** `pt_hw_seq_len` / `ref_feat_shape`: the grid the rotary frequencies were trained on. */
-  rope_reference_grid: z.number().positive().default(16),
+  rope_reference_grid: z.number().positive().max(TOWER_CONFIG_LIMITS.image_size).default(16),
   /** Rotary base (`theta` / `rope_temperature`). */
   rope_theta: z.number().positive().default(10000),
   initializer_range: z.number().positive().default(0.02),
@@ -50,7 +53,23 @@ export function parseEva02VisionConfig(json: unknown, path?: string): Eva02Visio
   if (config.image_size % config.patch_size !== 0) {
     throw new Llm2ClipError('E_CONFIG', `image_size ${config.image_size} is not a multiple of patch_size ${config.patch_size}`, { path, field: 'patch_size' });
   }
+  checkPatchGrid(config.image_size, config.patch_size, path);
+  const d = config.hidden_size;
+  checkTowerSize([['intermediate_size', d * config.intermediate_size], ['projection_dim', d * config.projection_dim], ['patch_size', 3 * config.patch_size ** 2 * d]], eva02ParameterCount(config), path);
   return config;
+}
+
+/**
+ * Parameters of an EVA02 tower as `config` describes it (class token, positions, patch
+ * embedding, per block: two LayerNorms, q/k/v/proj with q/v/proj biases, sub-LN, SwiGLU with its
+ * own LayerNorm; final norm and head).
+ */
+export function eva02ParameterCount(config: Eva02VisionConfig): number {
+  const d = config.hidden_size;
+  const inner = config.intermediate_size;
+  const grid = config.image_size / config.patch_size;
+  const block = 4 * d * d + 3 * d * inner + 10 * d + 4 * inner;
+  return d + (grid * grid + 1) * d + 3 * config.patch_size ** 2 * d + d + config.num_hidden_layers * block + 2 * d + config.projection_dim * (d + 1);
 }
 
 type Json = Record<string, unknown>;

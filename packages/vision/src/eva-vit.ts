@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Llm2ClipError, writeJsonAtomic, fingerprint, type Rng } from '@llm2clip/core';
 import { ParameterStore, normalInit, zerosInit, linear, silu, splitHeads, mergeHeads, scaledDotProductAttention, readSafetensors, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
-import { parseEva02VisionConfig, evaClipVisionConfig, timmEvaVisionConfig, openClipTimmEvaConfig, type Eva02VisionConfig, type Eva02VisionConfigInput } from './eva-config.js';
+import { eva02ParameterCount, parseEva02VisionConfig, evaClipVisionConfig, timmEvaVisionConfig, openClipTimmEvaConfig, type Eva02VisionConfig, type Eva02VisionConfigInput } from './eva-config.js';
 import { addLayerNorm, applyLayerNorm, type WeightInit } from './encoder.js';
-import { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+import { fileExists } from './hf-weights.js';
+import { pickleCheckpointError, pickleCheckpointsIn, readCheckedModelWeights, readModelConfigJson, refusePickleFile, refuseUndersizedWeights, requireSafetensorsFile } from './model-files.js';
 import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, openClipModelConfig } from './open-clip.js';
 import { patchEmbed } from './patchify.js';
 import { rope2dTables, rotateHalfMatrix } from './rope-2d.js';
@@ -189,6 +190,8 @@ export class Eva02VisionModel {
       }
       parsed = { ...parsed, image_size: options.imageSize };
     }
+    // nothing is allocated for a config that asks for more weights than the file holds
+    refuseUndersizedWeights(eva02ParameterCount(parsed), 0, tensors, options.path ?? 'weights');
     const model = Eva02VisionModel.build(parsed, (shape) => zerosInit(shape));
     try {
       model.store.loadHost(tensors, { strict: true, path: options.path });
@@ -210,24 +213,34 @@ export class Eva02VisionModel {
    *   `model_args`) + `model.safetensors` with timm names.
    */
   static async fromPretrained(dir: string, options: Eva02LoadOptions = {}): Promise<Eva02VisionModel> {
+    // a pickle checkpoint given instead of a directory
+    refusePickleFile(dir);
     if (await fileExists(join(dir, OPEN_CLIP_CONFIG))) {
       const configPath = join(dir, OPEN_CLIP_CONFIG);
-      const model = openClipModelConfig(await readConfigJson(dir, OPEN_CLIP_CONFIG));
+      const model = openClipModelConfig(await readModelConfigJson(dir, OPEN_CLIP_CONFIG));
       const timmTrunk = typeof (model.vision_cfg as { timm_model_name?: unknown } | undefined)?.timm_model_name === 'string';
       const config = timmTrunk ? openClipTimmEvaConfig(model, configPath) : evaClipVisionConfig(model, configPath);
       let path = join(dir, OPEN_CLIP_WEIGHTS);
       let tensors: Map<string, HostTensor>;
+      if (!(await fileExists(path)) && !(await fileExists(join(dir, 'model.safetensors'))) && !(await fileExists(join(dir, 'model.safetensors.index.json')))) {
+        // no safetensors at all: a pickle (open_clip_pytorch_model.bin) gets the conversion message, else E_NOT_FOUND
+        path = await requireSafetensorsFile(dir, OPEN_CLIP_WEIGHTS);
+      }
       if (await fileExists(path)) tensors = (await readSafetensors(path)).tensors;
       else {
-        const weights = await readModelWeights(dir);
+        const weights = await readCheckedModelWeights(dir);
         path = weights.path;
         tensors = weights.tensors;
       }
       return Eva02VisionModel.fromWeights(config, evaClipToTimmNames(tensors, timmTrunk ? 'visual.trunk.' : 'visual.'), { ...options, path });
     }
     const configPath = join(dir, 'config.json');
-    const json = (await readConfigJson(dir)) as Record<string, unknown>;
-    const { tensors, path } = await readModelWeights(dir);
+    if (!(await fileExists(configPath))) {
+      const pickles = await pickleCheckpointsIn(dir);
+      if (pickles.length > 0) throw pickleCheckpointError(join(dir, pickles[0]));
+    }
+    const json = (await readModelConfigJson(dir)) as Record<string, unknown>;
+    const { tensors, path } = await readCheckedModelWeights(dir);
     if (typeof json.architecture === 'string') return Eva02VisionModel.fromWeights(timmEvaVisionConfig(json, configPath), tensors, { ...options, path });
     if (json.vision_cfg !== undefined) {
       const prefix = [...tensors.keys()].some((name) => name.startsWith('visual.')) ? 'visual.' : '';

@@ -8,7 +8,8 @@
  * @packageDocumentation
  */
 export { resizeBicubicPil, cropRaw, type PilResizeImplementation } from './pil-resize.js';
-export { resizeBicubicFloat, pilBicubicFilter, pilTaps, type FloatGrid, type BicubicFloatOptions } from './bicubic.js';
+export { resizeCropBicubicPil, type ResizeCropOptions } from './image-ops-resize-crop.js';
+export { resizeBicubicFloat, pilBicubicFilter, pilTaps, pilFixedTaps, type PilFixedTaps, type FloatGrid, type BicubicFloatOptions } from './bicubic.js';
 export {
   roundHalfEven,
   randomResizedCropBox,

@@ -13,6 +13,9 @@ export {
   ClipTextConfig,
   parseClipVisionConfig,
   parseClipTextConfig,
+  TOWER_CONFIG_LIMITS,
+  clipVisionParameterCount,
+  clipTextParameterCount,
   type ClipVisionConfigInput,
   type ClipTextConfigInput,
 } from './config.js';
@@ -25,6 +28,7 @@ export {
   timmEvaVisionConfig,
   openClipTimmEvaConfig,
   TIMM_EVA02_ARCHITECTURES,
+  eva02ParameterCount,
   type Eva02VisionConfigInput,
 } from './eva-config.js';
 export { loadVisionTower, type VisionTower } from './vision-tower.js';
@@ -66,3 +70,4 @@ export { ClipImageEmbedder, type ClipImageEmbedderOptions } from './image-embedd
 export { ClipTextEmbedder, type ClipTextEmbedderOptions } from './text-embedder.js';
 export { noWeightDecay, layerDecayScale, visionLayerId, visionParamGroups, type ParamGroupEntry } from './param-groups.js';
 export { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+export { readCheckedModelWeights } from './model-files.js';

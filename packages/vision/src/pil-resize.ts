@@ -1,6 +1,6 @@
 import { Llm2ClipError, type RawImage } from '@llm2clip/core';
 import { nativeResampleU8, type NativeResampleU8 } from '@llm2clip/tensor/native-image';
-import { pilTaps } from './bicubic.js';
+import { pilFixedTaps } from './bicubic.js';
 
 /** Which implementation of the Pillow resample runs: the native addon's C++ pass (default when built) or the JS port. */
 export type PilResizeImplementation = 'auto' | 'native' | 'js';
@@ -14,20 +14,8 @@ function native(): NativeResampleU8 | undefined {
 // Pillow's Resample.c: 8-bit coefficients carry 32 − 8 − 2 fractional bits; sums are int32 as in C
 // (positive taps sum to < 1.2 × 2^22, so 255 × that stays below 2^31).
 const PRECISION_BITS = 22;
-const ONE = 2 ** PRECISION_BITS;
 const HALF = 2 ** (PRECISION_BITS - 1);
 const CLIP_HIGH = 2 ** (PRECISION_BITS + 8);
-
-/** Pillow's fixed-point taps (`normalize_coeffs_8bpc`: round half away from zero). */
-function fixedTaps(inSize: number, outSize: number): { start: Int32Array; count: Int32Array; weight: Int32Array; ksize: number } {
-  const taps = pilTaps(inSize, outSize);
-  const weight = new Int32Array(taps.weight.length);
-  for (let i = 0; i < weight.length; i++) {
-    const w = taps.weight[i] * ONE;
-    weight[i] = w < 0 ? Math.trunc(-0.5 + w) : Math.trunc(0.5 + w);
-  }
-  return { start: taps.start, count: taps.count, weight, ksize: taps.ksize };
-}
 
 /** Pillow's `clip8`: the fixed-point sum back to a byte. */
 function clip8(sum: number): number {
@@ -37,7 +25,7 @@ function clip8(sum: number): number {
 }
 
 function resampleHorizontal(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, kernel: NativeResampleU8 | undefined): Uint8Array {
-  const { start, count, weight, ksize } = fixedTaps(width, outWidth);
+  const { start, count, weight, ksize } = pilFixedTaps(width, outWidth);
   const out = new Uint8Array(outWidth * height * channels);
   if (kernel !== undefined) {
     kernel(src, width, height, channels, outWidth, 0, start, count, weight, ksize, out);
@@ -86,7 +74,7 @@ function resampleHorizontal(src: Uint8Array, width: number, height: number, chan
 }
 
 function resampleVertical(src: Uint8Array, width: number, height: number, channels: number, outHeight: number, kernel: NativeResampleU8 | undefined): Uint8Array {
-  const { start, count, weight, ksize } = fixedTaps(height, outHeight);
+  const { start, count, weight, ksize } = pilFixedTaps(height, outHeight);
   const stride = width * channels;
   const out = new Uint8Array(stride * outHeight);
   if (kernel !== undefined) {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import type { Sharp, OutputInfo } from 'sharp';
 import { Llm2ClipError, type ImageRef, type RawImage, type Rng } from '@llm2clip/core';
+import { resizeCropBicubicPil } from './image-ops-resize-crop.js';
 import { cropRaw, resizeBicubicPil } from './pil-resize.js';
 import { centerCropBoxOf, randomResizedCropBox, shortestEdgeSize, type CenterCropRounding, type CropBox, type RandomResizedCropOptions } from './image-geometry.js';
 
@@ -287,6 +288,8 @@ export class ImagePreprocessor {
   /** The random resized crop of one image for `box` (crop, then bicubic to `imageSize²`), RGB bytes. */
   async cropAndResize(ref: ImageRef, box: CropBox): Promise<RawImage> {
     const image = await this.decode(ref);
+    // Pillow-exact: crop + resize in one pass over the box, no copy of the crop (same bytes)
+    if (this.resample === 'pil' && !(box.width === this.imageSize && box.height === this.imageSize)) return resizeCropBicubicPil(image, box, this.imageSize, this.imageSize);
     return this.resizeRaw(cropRaw(image, box), this.imageSize, this.imageSize);
   }
 

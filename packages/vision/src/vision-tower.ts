@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Llm2ClipError, type Rng } from '@llm2clip/core';
-import type { ParameterStore } from '@llm2clip/tensor';
+import { refusePickleFile, refusePickleOnlyDirectory, type ParameterStore } from '@llm2clip/tensor';
 import { ClipVisionModel, type ClipVisionLoadOptions } from './vit.js';
 import { Eva02VisionModel } from './eva-vit.js';
 import { readConfigJson, fileExists } from './hf-weights.js';
-import { OPEN_CLIP_CONFIG, isEvaModelConfig } from './open-clip.js';
+import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, isEvaModelConfig } from './open-clip.js';
 import type { Companion } from './companion.js';
 
 /**
@@ -42,9 +42,12 @@ export interface VisionTower {
  * Loads whichever vision tower `dir` holds: an EVA02 tower (timm `config.json` with an
  * `architecture`, or an open_clip / EVA-CLIP config with `vision_cfg.eva_model_name`) as
  * {@link Eva02VisionModel}, otherwise a CLIP ViT (Hugging Face or open_clip layout) as
- * {@link ClipVisionModel}.
+ * {@link ClipVisionModel}. A directory holding only pickle weights (`pytorch_model.bin`,
+ * `open_clip_pytorch_model.bin`) and no config is `E_FORMAT` with the conversion command.
  */
 export async function loadVisionTower(dir: string, options: ClipVisionLoadOptions = {}): Promise<ClipVisionModel | Eva02VisionModel> {
+  // a pickle checkpoint given instead of a directory
+  refusePickleFile(dir);
   if (await fileExists(join(dir, 'config.json'))) {
     const json = (await readConfigJson(dir)) as Record<string, unknown>;
     if (typeof json.architecture === 'string' || json.vision_cfg !== undefined) return Eva02VisionModel.fromPretrained(dir, options);
@@ -54,5 +57,9 @@ export async function loadVisionTower(dir: string, options: ClipVisionLoadOption
     if (isEvaModelConfig(await readConfigJson(dir, OPEN_CLIP_CONFIG))) return Eva02VisionModel.fromPretrained(dir, options);
     return ClipVisionModel.fromPretrained(dir, options);
   }
+  // a directory of pickle weights only: the conversion command, to the name each layout loads
+  const openClipOnly = !(await fileExists(join(dir, 'pytorch_model.bin'))) && (await fileExists(join(dir, 'open_clip_pytorch_model.bin')));
+  if (openClipOnly) await refusePickleOnlyDirectory(dir, OPEN_CLIP_WEIGHTS, ['open_clip_pytorch_model.bin']);
+  else await refusePickleOnlyDirectory(dir, undefined, ['pytorch_model.bin']);
   throw new Llm2ClipError('E_NOT_FOUND', `no config.json or ${OPEN_CLIP_CONFIG}`, { path: dir });
 }

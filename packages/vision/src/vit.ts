@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Llm2ClipError, Rng, writeJsonAtomic, fingerprint } from '@llm2clip/core';
 import { ParameterStore, normalInit, zerosInit, linear, readSafetensors, writeSafetensors, type HostTensor } from '@llm2clip/tensor';
-import { parseClipVisionConfig, type ClipVisionConfig, type ClipVisionConfigInput } from './config.js';
+import { clipVisionParameterCount, parseClipVisionConfig, type ClipVisionConfig, type ClipVisionConfigInput } from './config.js';
 import { addEncoderParameters, addLayerNorm, type WeightInit, applyLayerNorm, encoderForward } from './encoder.js';
-import { readConfigJson, readModelWeights, fileExists } from './hf-weights.js';
+import { fileExists } from './hf-weights.js';
+import { pickleCheckpointError, pickleCheckpointsIn, readCheckedModelWeights, readModelConfigJson, refusePickleFile, refuseUndersizedWeights, requireSafetensorsFile } from './model-files.js';
 import { OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, isEvaModelConfig, openClipVisionConfig, openClipVisionToHf } from './open-clip.js';
 import { resizePositionEmbedding, type PositionInterpolation } from './position-embedding.js';
 import { applyLock, lockGroups, type LockGroups } from './layer-groups.js';
@@ -117,29 +118,32 @@ export class ClipVisionModel {
    * and the file. With `imageSize`, positions are resized to the new grid.
    */
   static async fromPretrained(dir: string, options: ClipVisionLoadOptions = {}): Promise<ClipVisionModel> {
+    // a pickle checkpoint given instead of a directory
+    refusePickleFile(dir);
     let config: ClipVisionConfig;
     let vision: Map<string, HostTensor>;
     let path: string;
     let interpolation: PositionInterpolation = 'hf';
     if (await fileExists(join(dir, 'config.json'))) {
-      const json = await readConfigJson(dir);
+      const json = await readModelConfigJson(dir);
       if (typeof (json as { architecture?: unknown }).architecture === 'string') {
         throw new Llm2ClipError('E_FORMAT', 'config.json is a timm model config; load EVA towers with Eva02VisionModel or loadVisionTower', { path: join(dir, 'config.json'), field: 'architecture' });
       }
       config = parseClipVisionConfig(json, join(dir, 'config.json'));
-      const weights = await readModelWeights(dir);
+      const weights = await readCheckedModelWeights(dir);
       path = weights.path;
       vision = new Map<string, HostTensor>([...weights.tensors].filter(([name]) => isVisionWeight(name)));
     } else if (await fileExists(join(dir, OPEN_CLIP_CONFIG))) {
       const configPath = join(dir, OPEN_CLIP_CONFIG);
-      const json = await readConfigJson(dir, OPEN_CLIP_CONFIG);
+      const json = await readModelConfigJson(dir, OPEN_CLIP_CONFIG);
       if (isEvaModelConfig(json)) throw new Llm2ClipError('E_FORMAT', 'this open_clip config describes an EVA tower; load it with Eva02VisionModel or loadVisionTower', { path: configPath, field: 'model_cfg.vision_cfg.eva_model_name' });
       config = parseClipVisionConfig(openClipVisionConfig(json, configPath), configPath);
-      path = join(dir, OPEN_CLIP_WEIGHTS);
-      if (!(await fileExists(path))) throw new Llm2ClipError('E_NOT_FOUND', `no ${OPEN_CLIP_WEIGHTS} (convert open_clip_pytorch_model.bin with safetensors.torch.save_file)`, { path: dir });
+      path = await requireSafetensorsFile(dir, OPEN_CLIP_WEIGHTS);
       vision = openClipVisionToHf((await readSafetensors(path)).tensors, path);
       interpolation = 'open_clip';
     } else {
+      const pickles = await pickleCheckpointsIn(dir);
+      if (pickles.length > 0) throw pickleCheckpointError(join(dir, pickles[0]));
       throw new Llm2ClipError('E_NOT_FOUND', `no config.json or ${OPEN_CLIP_CONFIG}`, { path: dir });
     }
     const projection = vision.get(PROJECTION);
@@ -153,6 +157,8 @@ export class ClipVisionModel {
       if (table !== undefined) vision.set(POSITIONS, resizePositionEmbedding(table, imageSize / config.patch_size, options.positionInterpolation ?? interpolation));
       config = { ...config, image_size: imageSize };
     }
+    // nothing is allocated for a config that asks for more weights than the file holds
+    refuseUndersizedWeights(clipVisionParameterCount(config), projection === undefined ? config.projection_dim * config.hidden_size : 0, vision, path);
     // a zero skeleton: every weight is overwritten below (a missing projection gets a fresh one)
     const model = ClipVisionModel.build(config, (shape) => zerosInit(shape));
     try {

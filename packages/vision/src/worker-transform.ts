@@ -11,7 +11,9 @@
  *   center crop of `size²` (`centerCrop: 'hf'`, or `'torchvision'` as open_clip's eval transform).
  *
  * `resample: 'sharp'` swaps Pillow's bicubic for libvips' (as `ImagePreprocessor`'s option of that
- * name): several times faster, one or two grey levels off Pillow.
+ * name): one or two grey levels off Pillow, and no faster than the Pillow-exact path (whose
+ * crop + resize runs in `@llm2clip/tensor`'s native addon, AVX2 when the CPU has it). In train mode
+ * it decodes, crops and resizes in one libvips pipeline (the same bytes as decoding first).
  *
  * The result is 8-bit RGB (`{ kind: 'raw', width, height, channels: 3, data: Uint8Array }`, HWC)
  * — a quarter of the bytes to send back, normalisation left to the model side
@@ -34,7 +36,9 @@
 import { Llm2ClipError, Rng, type RawImage } from '@llm2clip/core';
 import type SharpFn from 'sharp';
 import { centerCropBoxOf, randomResizedCropBox, shortestEdgeSize, type CenterCropRounding, type CropBox } from './image-geometry.js';
-import { cropRaw, resizeBicubicPil } from './pil-resize.js';
+import { resizeCropBicubicPil } from './image-ops-resize-crop.js';
+import { headerImageSize } from './worker-transform-header.js';
+import { cropRaw } from './pil-resize.js';
 
 /** OpenAI CLIP's per-channel mean (the same values as the main entry's `OPENAI_CLIP_MEAN`). */
 const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -60,6 +64,11 @@ export interface ClipWorkerTransformInput {
   decode: () => Promise<RawImage>;
   /** The sharp library (used by `resample: 'sharp'`; imported here when absent). */
   sharp?: unknown;
+  /**
+   * The loader's pixel limit. When given (with `sharp`), train mode with `resample: 'sharp'` decodes,
+   * crops and resizes JPEG/PNG/WebP in one libvips pipeline instead of calling `decode`.
+   */
+  limitInputPixels?: number;
 }
 
 /** Options of {@link clipWorkerTransform} (plain JSON, given as the worker transform's `options`). */
@@ -74,8 +83,9 @@ export interface ClipWorkerTransformOptions {
   ratio?: [number, number];
   /**
    * `'pil'` (default): Pillow's bicubic bit for bit, as the reference pipelines. `'sharp'`: libvips'
-   * bicubic (the `resample: 'sharp'` of `ImagePreprocessor`) — several times faster, a different
-   * kernel (outputs differ by a few grey levels).
+   * bicubic (the `resample: 'sharp'` of `ImagePreprocessor`) — a different kernel (outputs differ
+   * by a few grey levels), and no faster here: the Pillow-exact crop + resize runs in the native
+   * addon (AVX2 when available), while decoding dominates either way.
    */
   resample?: 'pil' | 'sharp';
   /** Eval: center-crop offset rounding (`'hf'` default, `'torchvision'` for open_clip). */
@@ -213,19 +223,56 @@ async function resizeSharp(sharp: typeof SharpFn, image: RawImage, width: number
 export async function applyClipGeometry(image: RawImage, seed: number, options: ResolvedClipWorkerTransformOptions, sharp?: unknown): Promise<RawImage> {
   const { size } = options;
   const resize = async (input: RawImage, width: number, height: number): Promise<RawImage> => {
-    if (options.resample === 'pil') return resizeBicubicPil(input, width, height);
+    // Pillow's resize of the whole image: the crop-free kernel with the full box (same bytes as resizeBicubicPil)
+    if (options.resample === 'pil') return resizeCropBicubicPil(input, { left: 0, top: 0, width: input.width, height: input.height }, width, height);
     if (width === input.width && height === input.height) return input; // as ImagePreprocessor's resizeRaw
     const lib = (sharp ?? (await import('sharp')).default) as typeof SharpFn;
     return resizeSharp(lib, input, width, height);
   };
   if (options.mode === 'train') {
     const box = randomResizedCropBox(image.width, image.height, cropRngForSeed(seed), { scale: options.scale, ratio: options.ratio });
+    // Pillow's crop then resize, reading the box in place (no copy of the crop)
+    if (options.resample === 'pil') return resizeCropBicubicPil(image, box, size, size);
     return resize(cropRaw(image, box), size, size);
   }
   const target = shortestEdgeSize(image.width, image.height, size);
   const resized = target.width === image.width && target.height === image.height ? image : await resize(image, target.width, target.height);
   if (resized.width === size && resized.height === size) return resized;
   return cropRaw(resized, centerCropBoxOf(resized.width, resized.height, size, options.centerCrop));
+}
+
+/** Formats whose header size is the decoded size (sharp decodes page 0, no density or orientation applied). */
+const FUSED_FORMATS = new Set(['jpeg', 'png', 'webp']);
+
+/**
+ * Train mode with `resample: 'sharp'` in one libvips pipeline: the header gives the size (read in
+ * JavaScript for JPEG/PNG, by sharp for WebP), the box is drawn as on decoded pixels, then decode → extract → libvips bicubic → 8-bit sRGB. Equal bytes to
+ * decoding first and resizing the crop (shrink-on-load is off, so the crop is taken at full size);
+ * `undefined` for other formats (the caller decodes).
+ */
+async function trainCropSharpFused(input: ClipWorkerTransformInput & { limitInputPixels: number }, sharp: typeof SharpFn, options: ResolvedClipWorkerTransformOptions): Promise<RawImage | undefined> {
+  try {
+    // JPEG/PNG size from the header bytes (no libvips call), else sharp's header read
+    let size: { width: number; height: number } | undefined = headerImageSize(input.bytes);
+    if (size === undefined) {
+      const meta = await sharp(input.bytes, { limitInputPixels: input.limitInputPixels }).metadata();
+      if (meta.format === undefined || !FUSED_FORMATS.has(meta.format) || meta.width === undefined || meta.height === undefined || (meta.pages ?? 1) > 1) return undefined;
+      size = { width: meta.width, height: meta.height };
+    }
+    const box = randomResizedCropBox(size.width, size.height, cropRngForSeed(input.seed), { scale: options.scale, ratio: options.ratio });
+    const { data, info } = await sharp(input.bytes, { limitInputPixels: input.limitInputPixels })
+      .extract(box)
+      .resize(options.size, options.size, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Llm2ClipError('E_DATA', `decoded image has ${info.channels} channels, expected 3`, { field: 'image', key: input.key });
+    return { kind: 'raw', width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (cause) {
+    if (cause instanceof Llm2ClipError) throw cause;
+    throw new Llm2ClipError('E_DATA', `cannot decode ${input.format ?? 'image'} bytes: ${(cause as Error).message}`, { key: input.key, cause });
+  }
 }
 
 /**
@@ -236,9 +283,15 @@ export async function applyClipGeometry(image: RawImage, seed: number, options: 
  */
 export async function clipWorkerTransform(input: ClipWorkerTransformInput): Promise<RawImage | ChwImage> {
   const options = resolveClipWorkerTransformOptions(input.options);
-  const decoded = await input.decode();
-  if (decoded.channels !== 3) throw new Llm2ClipError('E_DATA', `decoded image has ${decoded.channels} channels, expected 3`, { field: 'image', key: input.key });
-  const image = await applyClipGeometry(decoded, input.seed, options, input.sharp);
+  let image: RawImage | undefined;
+  if (options.mode === 'train' && options.resample === 'sharp' && input.sharp !== undefined && input.limitInputPixels !== undefined) {
+    image = await trainCropSharpFused(input as ClipWorkerTransformInput & { limitInputPixels: number }, input.sharp as typeof SharpFn, options);
+  }
+  if (image === undefined) {
+    const decoded = await input.decode();
+    if (decoded.channels !== 3) throw new Llm2ClipError('E_DATA', `decoded image has ${decoded.channels} channels, expected 3`, { field: 'image', key: input.key });
+    image = await applyClipGeometry(decoded, input.seed, options, input.sharp);
+  }
   if (!options.normalize) return image;
   return { kind: 'chw', width: image.width, height: image.height, channels: 3, data: normalizeToChw(image, options.mean, options.std) };
 }

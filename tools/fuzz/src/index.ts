@@ -13,3 +13,4 @@ export type { FuzzTarget } from './target.js';
 export { TARGETS, findTarget } from './targets/index.js';
 export { splitCheckpointInput, joinCheckpointInput } from './targets/tensor-targets.js';
 export { runTargetInChild, runRegressionFuzz, CI_FUZZ_SECONDS, type ChildRunOptions, type ChildRunResult } from './child.js';
+export { ggufHeaderFields, mutateGgufHeader, ggufSeeds } from './targets/model-targets.js';

@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { Llm2ClipError, Rng, type ProgressCallback, type Sample } from '@llm2clip/core';
+import { Llm2ClipError, Rng, silentProgress, type ProgressCallback, type Sample } from '@llm2clip/core';
 import { WebDatasetSource, openWebDataset } from '@llm2clip/data';
 import { evaluateRetrieval } from '@llm2clip/eval';
+import { barrier, finalizeDistributed, initDistributed } from '@llm2clip/distributed';
 import { BACKEND_PREFERENCE, initBackend, type BackendName } from '@llm2clip/tensor';
 import { ClipVisionModel, loadVisionTower, type ClipVisionConfigInput, type Eva02VisionModel } from '@llm2clip/vision';
 import {
@@ -36,6 +38,7 @@ async function collect(source: WebDatasetSource): Promise<Sample[]> {
 /** What {@link runClipTrain} returns: the training result and where the model was exported. */
 export interface ClipTrainRun {
   result: TrainClipResult;
+  /** `<outDir>/model` (written by rank 0 only in a data-parallel run). */
   modelDir: string;
 }
 
@@ -44,8 +47,13 @@ export interface ClipTrainRun {
  * pretrained logit scale) and the adapter, trains with periodic retrieval evaluation on the held-out
  * split (text side replayed from its embedding cache), and exports the model to `<outDir>/model`.
  * The caller disposes `result.model`.
+ *
+ * Under `mpirun` / `srun` it runs data-parallel (`initDistributed()`; `batchSize` stays the global
+ * batch): rank 0 evaluates, reports progress, writes checkpoints and exports the model, and every
+ * rank returns once the export is on disk.
  */
 export async function runClipTrain(config: ClipTrainConfig, onProgress: ProgressCallback): Promise<ClipTrainRun> {
+  const group = initDistributed();
   const cache = await EmbeddingCache.open(config.data.cache);
   const source = await openSource(config.data);
   let vision: ClipVisionModel | Eva02VisionModel;
@@ -63,7 +71,7 @@ export async function runClipTrain(config: ClipTrainConfig, onProgress: Progress
       : TextAdapter.create({ inputDim: cache.dim, outputDim, numBlocks: config.adapter.blocks, expansion: config.adapter.expansion, projBias: config.adapter.projBias }, new Rng(config.seed).fork(4));
 
   let evaluate: Parameters<typeof trainClip>[0]['evaluate'];
-  if (config.eval !== undefined) {
+  if (config.eval !== undefined && group.isRoot) {
     const evalCache = await EmbeddingCache.open(config.eval.cache, { embedderFingerprint: cache.manifest.embedder.fingerprint });
     const evalSamples = await collect(await openSource(config.eval));
     const teacher = new CachedTeacherEmbedder(evalCache, evalSamples);
@@ -79,16 +87,20 @@ export async function runClipTrain(config: ClipTrainConfig, onProgress: Progress
     };
   }
 
+  const trainOptions = trainOptionsFromConfig(config, pretrainedLogitScale);
   const result = await trainClip({
-    ...trainOptionsFromConfig(config, pretrainedLogitScale),
+    ...trainOptions,
     source,
     vision,
     text: { kind: 'llm2clip', cache, adapter, teacherFingerprint: config.teacherFingerprint },
     evaluate,
-    onProgress,
+    evalEvery: evaluate !== undefined ? trainOptions.evalEvery : undefined,
+    onProgress: group.isRoot ? onProgress : silentProgress,
+    processGroup: group,
   });
   const modelDir = join(config.outDir, 'model');
-  await result.model.save(modelDir);
+  if (group.isRoot) await result.model.save(modelDir);
+  if (group.worldSize > 1) await barrier();
   return { result, modelDir };
 }
 
@@ -127,6 +139,17 @@ export async function loadClipTrainConfig(path: string, overrides: Omit<ClipTrai
   return parseClipTrainConfig(raw, path);
 }
 
+/**
+ * Compute threads for one of `ranksOnNode` ranks on this node: the CPUs this process may use when
+ * the launcher bound it to a subset (`srun --cpu-bind`, `mpirun`'s default binding), else an equal
+ * share of the node's CPUs (`mpirun --bind-to none`).
+ */
+export function threadsPerRank(ranksOnNode: number): number {
+  const allowed = availableParallelism();
+  const total = cpus().length;
+  return allowed < total ? allowed : Math.max(1, Math.floor(total / Math.max(1, ranksOnNode)));
+}
+
 /** `llm2clip clip train --config run.json [overrides]`. */
 export function registerClipCommand(program: Command): void {
   const clip = program.command('clip').description('Stage 2: CLIP post-training against cached LLM caption embeddings');
@@ -147,14 +170,26 @@ export function registerClipCommand(program: Command): void {
     .action(async (flags: ClipTrainFlags) => {
       const { config: path, backend, ...overrides } = flags;
       const config = await loadClipTrainConfig(path, overrides);
-      await initBackend({ backend, log: (line) => process.stderr.write(`${line}\n`) });
-      const { result, modelDir } = await runClipTrain(config, createProgressRenderer());
+      // under mpirun / srun: one process per rank, each with its share of this node's cores
+      const group = initDistributed();
+      const parallel = group.worldSize > 1;
+      const threads = parallel ? threadsPerRank(group.localWorldSize) : undefined;
+      await initBackend({
+        backend,
+        threads,
+        kernelThreads: threads,
+        log: (line) => group.isRoot && process.stderr.write(`${line}\n`),
+      });
+      if (parallel && group.isRoot) process.stderr.write(`data-parallel: ${group.worldSize} ranks (${group.launcher}), global batch ${config.batchSize}, ${config.batchSize / group.worldSize} per rank, ${threads} threads per rank\n`);
+      const { result, modelDir } = await runClipTrain(config, group.isRoot ? createProgressRenderer() : silentProgress);
+      result.model.dispose();
+      if (parallel) await finalizeDistributed();
+      if (!group.isRoot) return;
       const last = result.evaluations.at(-1);
       process.stdout.write(
         `trained ${result.steps}/${result.totalSteps} steps${result.resumedFrom !== undefined ? ` (resumed from ${result.resumedFrom})` : ''}, ${result.imagesPerSecond.toFixed(1)} images/s, final loss ${result.losses.at(-1)?.toFixed(4) ?? '-'}\n` +
           (last !== undefined ? `eval at step ${last.step}: ${JSON.stringify(last.values)}\n` : '') +
           `model: ${modelDir}\n`,
       );
-      result.model.dispose();
     });
 }

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadStage1RunConfig, runStage1 } from '@llm2clip/caption-contrastive';
+import { dataParallelGroup, loadStage1RunConfig, runStage1 } from '@llm2clip/caption-contrastive';
 import { evaluateCra } from '@llm2clip/eval';
 import { initBackend } from '@llm2clip/tensor';
 import { createProgressRenderer } from '../progress-renderer.js';
@@ -84,10 +84,15 @@ export function llmFinetuneOverrides(flags: LlmFinetuneFlags): Record<string, un
   return overrides;
 }
 
+/** Signals that stop a run gracefully after the current step (a checkpoint is written). `mpirun` forwards SIGUSR2 to every rank; Ctrl-C (SIGINT) on `mpirun` ends the job instead. */
+const STOP_SIGNALS = ['SIGINT', 'SIGUSR2'] as const;
+
 /**
  * Adds `llm finetune` to `program` (under an existing `llm` command when one is registered): stage 1
  * of LLM2CLIP from a JSON/YAML config (`@llm2clip/caption-contrastive`'s `Stage1RunConfigSchema`),
- * flags overriding its fields, CRA through `@llm2clip/eval`.
+ * flags overriding its fields, CRA through `@llm2clip/eval`. Under an MPI launcher
+ * (`mpirun -np N llm2clip llm finetune …`) it trains data-parallel on N ranks with the config's
+ * global batch; rank 0 alone logs, shows progress and writes files.
  */
 export function registerLlmFinetuneCommand(program: Command): Command {
   const llm =
@@ -114,25 +119,28 @@ export function registerLlmFinetuneCommand(program: Command): Command {
     .option('--cra-every <n>', 'CRA interval in steps → cra.every', positiveInteger)
     .option('--mntp-steps <n>', 'run an MNTP phase of this many steps first → mntp.steps', positiveInteger)
     .option('--save-merged', 'also write the merged model to <output>/merged → saveMerged')
-    .option('--resume', 'continue from the newest checkpoint in the output directory')
+    .option('--resume', 'continue from the newest checkpoint in the output directory (also one written with another number of ranks)')
     .option('--backend <name>', `force a tensor backend (${BACKENDS.join(', ')}); default: fastest available`, backend)
     .option('--set <field=value>', 'set any config field by dotted path, e.g. train.lora.r=8 (repeatable)', assignment)
     .action(async (flags: LlmFinetuneFlags) => {
       const config = await loadStage1RunConfig(flags.config, llmFinetuneOverrides(flags));
-      const log = (line: string) => process.stderr.write(`${line}\n`);
+      // the process group first (a world of one without a launcher), so that only rank 0 talks
+      const group = dataParallelGroup();
+      const log = group.isRoot ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
       await initBackend({ backend: flags.backend, log });
       const controller = new AbortController();
       const stop = () => {
         log('stopping after this step (a checkpoint is written); --resume continues');
         controller.abort();
       };
-      process.once('SIGINT', stop);
+      for (const name of STOP_SIGNALS) process.once(name, stop);
       try {
         const result = await runStage1(config, {
           resume: flags.resume ?? false,
           onProgress: createProgressRenderer(),
           log,
           signal: controller.signal,
+          finalizeDistributed: true,
           evaluateCra: (embedder, pairs) => evaluateCra(embedder, pairs, { batchSize: config.cra.batchSize }),
         });
         const lines = [
@@ -141,9 +149,10 @@ export function registerLlmFinetuneCommand(program: Command): Command {
           result.adapterDir !== undefined ? `adapter: ${result.adapterDir}` : 'stopped early: run again with --resume to finish',
           ...(result.mergedDir !== undefined ? [`merged model: ${result.mergedDir}`] : []),
         ];
-        process.stdout.write(`${lines.join('\n')}\n`);
+        if (group.worldSize > 1) lines.unshift(`data-parallel over ${group.worldSize} ranks`);
+        if (group.isRoot) process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
-        process.off('SIGINT', stop);
+        for (const name of STOP_SIGNALS) process.off(name, stop);
       }
     });
   return llm;

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Llm2ClipError } from '@llm2clip/core';
 import sharp from 'sharp';
-import { decodeImage } from '../image-codec.js';
+import { DEFAULT_LIMIT_INPUT_PIXELS, decodeImage } from '../image-codec.js';
 import type { WorkerTransform, WorkerTransformSpec } from './worker-transform.js';
 
 /** One image for the decode workers. */
@@ -33,7 +33,8 @@ export async function loadWorkerTransform(spec: WorkerTransformSpec): Promise<Wo
 export async function runDecodeJob(job: DecodeJob, settings: DecodeSettings, transform: WorkerTransform | undefined): Promise<unknown> {
   const decode = () => decodeImage({ kind: 'encoded', bytes: job.bytes, format: job.format }, { key: job.key, limitInputPixels: settings.limitInputPixels });
   if (transform === undefined) return decode();
-  return transform({ bytes: job.bytes, format: job.format, key: job.key, seed: job.seed, options: settings.workerTransform?.options, decode, sharp });
+  const limitInputPixels = settings.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  return transform({ bytes: job.bytes, format: job.format, key: job.key, seed: job.seed, options: settings.workerTransform?.options, decode, sharp, limitInputPixels });
 }
 
 /** The ArrayBuffers of the typed arrays at the top level (and one level down) of a result, to transfer. */

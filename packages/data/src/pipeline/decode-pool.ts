@@ -9,8 +9,18 @@ import type { WorkerTransform } from './worker-transform.js';
 export interface DecodePoolOptions extends DecodeSettings {
   /** Worker threads (default 2); 0 decodes on the calling thread (sharp still runs off the JS thread). */
   workers?: number;
-  /** libvips threads per image (`sharp.concurrency`) inside each worker (default 1: the workers are the parallelism). */
+  /**
+   * libvips threads per image (`sharp.concurrency`) inside each worker (default 1: the workers are
+   * the parallelism). Like libvips' operation cache, which the workers turn off, this setting is
+   * per process: it applies to sharp on the calling thread too.
+   */
   sharpConcurrency?: number;
+  /**
+   * Jobs each worker runs at once (default 2: one image decoding in libvips while the previous one
+   * is transformed on the worker's thread); further jobs queue in the worker. More only adds
+   * threads competing for the same cores.
+   */
+  jobsPerWorker?: number;
 }
 
 interface Pending {
@@ -58,6 +68,8 @@ export class DecodePool {
   constructor(options: DecodePoolOptions = {}) {
     const workers = options.workers ?? 2;
     if (!Number.isInteger(workers) || workers < 0) throw new Llm2ClipError('E_CONFIG', `workers must be a non-negative integer, got ${workers}`, { field: 'workers' });
+    const jobs = options.jobsPerWorker ?? 2;
+    if (!Number.isInteger(jobs) || jobs < 1) throw new Llm2ClipError('E_CONFIG', `jobsPerWorker must be a positive integer, got ${jobs}`, { field: 'jobsPerWorker' });
     this.options = options;
     for (let i = 0; i < workers; i++) this.slots.push(this.spawn());
   }
@@ -69,7 +81,7 @@ export class DecodePool {
 
   private spawn(): Slot {
     const worker = new Worker(workerScript(), {
-      workerData: { limitInputPixels: this.options.limitInputPixels, workerTransform: this.serialisableTransform(), sharpConcurrency: this.options.sharpConcurrency ?? 1 },
+      workerData: { limitInputPixels: this.options.limitInputPixels, workerTransform: this.serialisableTransform(), sharpConcurrency: this.options.sharpConcurrency ?? 1, jobsPerWorker: this.options.jobsPerWorker ?? 2 },
     });
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (message: { id: number; ok: boolean; value?: unknown; code?: ErrorCode; message?: string }) => {

@@ -17,6 +17,11 @@ export interface WorkerTransformInput {
   decode: () => Promise<RawImage>;
   /** The sharp library, for transforms that fuse decode and resize in one libvips pipeline. */
   sharp: typeof sharp;
+  /**
+   * The loader's pixel limit (decompression bombs), for transforms that decode with `sharp`
+   * themselves: pass it as sharp's `limitInputPixels`, as `decode` does.
+   */
+  limitInputPixels?: number;
 }
 
 /**

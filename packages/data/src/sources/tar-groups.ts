@@ -1,4 +1,5 @@
 import { Llm2ClipError } from '@llm2clip/core';
+import { DATA_LIMITS } from '../limits.js';
 import type { SkipReport } from '../skip-report.js';
 import { readTarEntries } from '../tar.js';
 
@@ -39,17 +40,26 @@ export interface MemberGroupOptions {
   skipReport?: SkipReport;
   /** Called when a shard is skipped (for legacy counters). */
   onSkippedShard?: (error: Llm2ClipError) => void;
+  /** Most members one sample may collect (default {@link DATA_LIMITS}.maxSampleMembers). */
+  maxSampleMembers?: number;
+  /** Most bytes one sample may collect (default {@link DATA_LIMITS}.maxSampleBytes). */
+  maxSampleBytes?: number;
 }
 
 /**
  * Streams the webdataset samples of one tar shard: runs of consecutive members sharing a key.
  * A missing shard always throws `E_NOT_FOUND`; a corrupt or truncated one throws `E_FORMAT` or,
  * with `onShardError: 'skip'`, is counted (`truncated-shard` / `corrupt-shard`) after the samples
- * read before the damage are yielded.
+ * read before the damage are yielded. A sample that collects more members or bytes than the
+ * limits allow (a tar of many members under one key) is damage of the same kind (`E_FORMAT`), so
+ * one shard cannot make the reader buffer without bound.
  */
 export async function* readMemberGroups(shard: string, options: MemberGroupOptions = {}): AsyncGenerator<MemberGroup> {
   let key: string | undefined;
   let members: SampleMember[] = [];
+  let bytes = 0;
+  const maxMembers = options.maxSampleMembers ?? DATA_LIMITS.maxSampleMembers;
+  const maxBytes = options.maxSampleBytes ?? DATA_LIMITS.maxSampleBytes;
   try {
     for await (const entry of readTarEntries(shard)) {
       const split = splitMemberName(entry.name);
@@ -57,6 +67,13 @@ export async function* readMemberGroups(shard: string, options: MemberGroupOptio
         if (key !== undefined && members.length > 0) yield { shard, key, members };
         key = split.key;
         members = [];
+        bytes = 0;
+      }
+      bytes += entry.data.byteLength;
+      if (members.length + 1 > maxMembers || bytes > maxBytes) {
+        const over = members.length + 1 > maxMembers ? `more than ${maxMembers} members` : `more than ${maxBytes} bytes`;
+        members = [];
+        throw new Llm2ClipError('E_FORMAT', `sample ${JSON.stringify(split.key)} collects ${over}`, { path: shard, key: split.key });
       }
       members.push({ extension: split.extension, data: entry.data });
     }

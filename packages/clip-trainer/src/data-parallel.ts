@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Llm2ClipError } from '@llm2clip/core';
+import { allReduce } from '@llm2clip/distributed';
+
+/**
+ * Where this process stands in a data-parallel run: its rank among `worldSize` processes (a
+ * `ProcessGroup` of `@llm2clip/distributed` fits). A world of one is a plain single-process run.
+ */
+export interface DataParallelRank {
+  /** Rank of this process, 0 … worldSize-1. */
+  readonly rank: number;
+  /** Number of processes. */
+  readonly worldSize: number;
+}
+
+/** Rows `[start, end)` of a global batch that one rank processes. */
+export interface LocalRows {
+  start: number;
+  end: number;
+}
+
+/**
+ * The rows of a global batch of `batchSize` that `rank` processes: `[rank·B/n, (rank+1)·B/n)`.
+ * Every rank walks the same sequence of global batches (same seed, same cursor) and takes its
+ * contiguous slice, so rank r's rows are exactly rows `start…end-1` of the single-process batch —
+ * which is what makes the gathered loss's labels `start + i` (open_clip's `rank · localBatch + i`).
+ * Throws `E_CONFIG` unless `batchSize` divides evenly (the global batch stays what the config says).
+ */
+export function localRows(batchSize: number, { rank, worldSize }: DataParallelRank): LocalRows {
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new Llm2ClipError('E_CONFIG', `rank ${rank} is not a rank of a world of ${worldSize}`, { field: 'rank' });
+  }
+  if (batchSize % worldSize !== 0) {
+    throw new Llm2ClipError('E_CONFIG', `the global batchSize ${batchSize} must be a multiple of the world size ${worldSize} (every rank takes batchSize / worldSize rows)`, {
+      field: 'batchSize',
+    });
+  }
+  const local = batchSize / worldSize;
+  return { start: rank * local, end: (rank + 1) * local };
+}
+
+/**
+ * Checks that every rank holds the same values (e.g. the step, epoch and batch a run resumes
+ * from): an all-reduce of max and of min must agree. Throws `E_STATE` on every rank when they do
+ * not (so no rank is left waiting in a later collective). A world of one returns at once.
+ */
+export async function requireSameOnAllRanks(values: readonly number[], what: string, group: DataParallelRank): Promise<void> {
+  if (group.worldSize === 1) return;
+  const local = tf.tensor1d(values.map(Number), 'float32');
+  const high = await allReduce(local, 'max');
+  const low = await allReduce(local, 'min');
+  const [hi, lo] = [high.dataSync(), low.dataSync()];
+  tf.dispose([local, high, low]);
+  for (let i = 0; i < values.length; i++) {
+    if (hi[i] !== lo[i]) {
+      throw new Llm2ClipError('E_STATE', `${what} differs between ranks (rank ${group.rank} has ${values.join(', ')}; the ranks range from ${Array.from(lo).join(', ')} to ${Array.from(hi).join(', ')}): every rank must see the same checkpoints (a shared directory)`);
+    }
+  }
+}
+
+/** True on every rank when any rank passes true (an all-reduce of max); a world of one returns `flag`. */
+export async function anyRank(flag: boolean, group: DataParallelRank): Promise<boolean> {
+  if (group.worldSize === 1) return flag;
+  const local = tf.scalar(flag ? 1 : 0, 'float32');
+  const reduced = await allReduce(local, 'max');
+  const result = reduced.dataSync()[0] > 0;
+  tf.dispose([local, reduced]);
+  return result;
+}
