@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Llm2ClipError } from '@llm2clip/core';
 import type { ParameterStore } from '@llm2clip/tensor';
-import { allReduce, allReduceBucketed, broadcastParameters, initDistributed, type ProcessGroup } from '@llm2clip/distributed';
+import { allReduce, allReduceBucketed, broadcastParameters, initDistributed, requireSameOnAllRanks, type ProcessGroup } from '@llm2clip/distributed';
 
 /*
  * How the stage-1 trainers split one global batch over the ranks of a data-parallel run:
@@ -97,22 +97,7 @@ export async function sumOverRanks(values: readonly number[]): Promise<number[]>
  * `E_MISMATCH` on every rank otherwise, instead of letting ranks train on different states.
  */
 export async function requireSameStartStep(step: number, path: string | undefined): Promise<void> {
-  const [hi, negLo] = await maxOverRanks([step, -step]);
-  if (hi !== step || -negLo !== step) {
-    throw new Llm2ClipError(
-      'E_MISMATCH',
-      `ranks start from different steps (${-negLo} … ${hi}): every rank must see the same checkpoints (put the run directory on a file system all nodes share)`,
-      { path, field: 'resume' },
-    );
-  }
-}
-
-async function maxOverRanks(values: readonly number[]): Promise<number[]> {
-  const local = tf.tensor1d(Float32Array.from(values), 'float32');
-  const reduced = await allReduce(local, 'max');
-  const out = Array.from(reduced.dataSync());
-  tf.dispose([local, reduced]);
-  return out;
+  await requireSameOnAllRanks([step], 'the step to start from', { ...(path !== undefined ? { path } : {}), field: 'resume' });
 }
 
 /** Gives every rank rank 0's weights of `store` (LoRA initialisation, or a resumed state). */

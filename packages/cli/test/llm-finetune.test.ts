@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readMetricsJsonl } from '@llm2clip/core';
+import { IN_CI, MPIRUN_FLAGS, mpiUnavailable, runJob, type JobResult } from '@llm2clip/distributed/testing';
 import { llmFinetuneOverrides } from '../src/commands/llm-finetune.js';
 import { runCli } from '../src/program.js';
 
@@ -210,50 +210,16 @@ describe('llm2clip llm finetune', () => {
 // ---- data-parallel: the same command under `mpirun -np 2` -------------------------------------
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-const mpirunMissing = (() => {
-  const probe = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-  return probe.error !== undefined || probe.status !== 0;
-})();
-const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+const mpirunMissing = mpiUnavailable() !== undefined;
+const inCi = IN_CI;
 if (mpirunMissing && !inCi) console.warn('llm-finetune.test: world-size-2 tests SKIPPED — mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)');
 
-/** The environment of a child that must not look like it runs under a launcher itself. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OMPI_|PMIX_|PMI_|SLURM_|LLM2CLIP_DISTRIBUTED)/.test(key)));
-}
-
-interface Job {
-  code: number | null;
-  output: string;
-  stdout: string;
-  timedOut: boolean;
-}
-
 /** Runs `command args` (its own process group, killed after `timeoutMs`); `during` may signal it. */
-function run(command: string, args: string[], timeoutMs: number, during?: (pid: number) => void): Promise<Job> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, timeoutMs);
-    if (during !== undefined && child.pid !== undefined) during(child.pid);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, stdout, timedOut });
-    });
-  });
+function run(command: string, args: string[], timeoutMs: number, during?: (pid: number) => void): Promise<JobResult> {
+  return runJob(command, args, { timeoutMs, onSpawn: during });
 }
 
-const MPIRUN = ['-np', '2', '--allow-run-as-root', '--oversubscribe', process.execPath, BIN];
+const MPIRUN = ['-np', '2', ...MPIRUN_FLAGS, process.execPath, BIN];
 
 describe.runIf(mpirunMissing && inCi)('mpirun in CI', () => {
   it('is installed (scripts/setup.sh installs openmpi-bin libopenmpi-dev)', () => {

@@ -1,6 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { Llm2ClipError } from '@llm2clip/core';
-import { allReduce } from '@llm2clip/distributed';
 
 /**
  * Where this process stands in a data-parallel run: its rank among `worldSize` processes (a
@@ -37,33 +35,4 @@ export function localRows(batchSize: number, { rank, worldSize }: DataParallelRa
   }
   const local = batchSize / worldSize;
   return { start: rank * local, end: (rank + 1) * local };
-}
-
-/**
- * Checks that every rank holds the same values (e.g. the step, epoch and batch a run resumes
- * from): an all-reduce of max and of min must agree. Throws `E_STATE` on every rank when they do
- * not (so no rank is left waiting in a later collective). A world of one returns at once.
- */
-export async function requireSameOnAllRanks(values: readonly number[], what: string, group: DataParallelRank): Promise<void> {
-  if (group.worldSize === 1) return;
-  const local = tf.tensor1d(values.map(Number), 'float32');
-  const high = await allReduce(local, 'max');
-  const low = await allReduce(local, 'min');
-  const [hi, lo] = [high.dataSync(), low.dataSync()];
-  tf.dispose([local, high, low]);
-  for (let i = 0; i < values.length; i++) {
-    if (hi[i] !== lo[i]) {
-      throw new Llm2ClipError('E_STATE', `${what} differs between ranks (rank ${group.rank} has ${values.join(', ')}; the ranks range from ${Array.from(lo).join(', ')} to ${Array.from(hi).join(', ')}): every rank must see the same checkpoints (a shared directory)`);
-    }
-  }
-}
-
-/** True on every rank when any rank passes true (an all-reduce of max); a world of one returns `flag`. */
-export async function anyRank(flag: boolean, group: DataParallelRank): Promise<boolean> {
-  if (group.worldSize === 1) return flag;
-  const local = tf.scalar(flag ? 1 : 0, 'float32');
-  const reduced = await allReduce(local, 'max');
-  const result = reduced.dataSync()[0] > 0;
-  tf.dispose([local, reduced]);
-  return result;
 }

@@ -52,7 +52,7 @@ export {
   type ContrastiveGradients,
   type ContrastiveParallelOptions,
 } from './contrastive-step.js';
-export { localRows, requireSameOnAllRanks, anyRank, type DataParallelRank, type LocalRows } from './data-parallel.js';
+export { localRows, type DataParallelRank, type LocalRows } from './data-parallel.js';
 export { gatheredClipLoss } from './gathered-clip-loss.js';
 export { rowAugmentationRng, augmentRows } from './row-augmentation.js';
 export { lockStore } from './tower-lock.js';

@@ -35,8 +35,8 @@ import {
   type Eva02VisionModel,
   type RandomResizedCropOptions,
 } from '@llm2clip/vision';
-import { barrier, broadcastParameters, initDistributed } from '@llm2clip/distributed';
-import { anyRank, localRows, requireSameOnAllRanks, type DataParallelRank } from './data-parallel.js';
+import { anyRank, barrier, broadcastParameters, initDistributed, requireSameOnAllRanks } from '@llm2clip/distributed';
+import { localRows, type DataParallelRank } from './data-parallel.js';
 import { augmentRows } from './row-augmentation.js';
 import { TextAdapter } from './adapter.js';
 import { EmbeddingCache } from './embedding-cache.js';
@@ -521,7 +521,7 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
     if (parallel) {
       // the cursor counts global batches, so a checkpoint of any world size resumes here; but every
       // rank must have found the same one, and start from rank 0's weights
-      await requireSameOnAllRanks([step, cursor.epoch, cursor.batch], 'the step and data cursor to start from', group);
+      await requireSameOnAllRanks([step, cursor.epoch, cursor.batch], 'the step and data cursor to start from', { field: 'resume' });
       for (const store of stores) await broadcastParameters(store);
     }
 
@@ -613,7 +613,7 @@ export async function trainClip(options: TrainClipOptions): Promise<TrainClipRes
         });
         if (step >= totalSteps) break training;
         // a stop on any rank stops every rank after the same step
-        if (await anyRank(options.signal?.aborted === true, group)) {
+        if (parallel ? await anyRank(options.signal?.aborted === true) : options.signal?.aborted === true) {
           stopped = true;
           break training;
         }

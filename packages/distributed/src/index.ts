@@ -24,3 +24,4 @@ export { allReduce, type AllReduceOp } from './all-reduce.js';
 export { DEFAULT_BUCKET_BYTES, planBuckets, allReduceBucketed, releaseBucketBuffers, type Bucket, type BucketedAllReduceOptions } from './buckets.js';
 export { broadcastTensors, broadcastVariables, broadcastParameters, broadcastArray, type NamedVariables } from './broadcast.js';
 export { allGather, allGatherWithGrad } from './all-gather.js';
+export { requireSameOnAllRanks, anyRank, type AgreementContext } from './agreement.js';

@@ -1,16 +1,17 @@
-import { spawn, spawnSync } from 'node:child_process';
+// The world-size-2 tests of this package launch fixtures with the package's own `testing` entry.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { launcherFreeEnv, mpiUnavailable, runJob as runJobIn, type JobResult } from '../src/testing.js';
+
+export { MPIRUN_FLAGS, describeJob, type JobResult } from '../src/testing.js';
 
 /** The package directory (scripts run from here). */
 export const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 /** Why mpirun tests cannot run here, or undefined when `mpirun` is on PATH. */
 export function mpirunMissing(): string | undefined {
-  const probe = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-  return probe.error !== undefined || probe.status !== 0
-    ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev); the world-size-2 tests are skipped'
-    : undefined;
+  const why = mpiUnavailable();
+  return why === undefined ? undefined : `${why}; the world-size-2 tests are skipped`;
 }
 
 /** Throws unless `pnpm build` produced the dist the fixtures import. */
@@ -20,44 +21,10 @@ export function requireBuilt(): void {
   }
 }
 
-/** Outcome of one launched job. */
-export interface JobResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-  seconds: number;
-  timedOut: boolean;
-}
-
-/** Flags every mpirun here needs: root in containers, more ranks than cores. */
-export const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe'];
-
-/** Runs `command args` from the package directory, killing it after `timeoutMs`. */
+/** Runs `command args` from the package directory, killing its process group after `timeoutMs`. */
 export function runJob(command: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<JobResult> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(command, args, { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // the whole process group: mpirun and the ranks it started
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, output, seconds: (Date.now() - started) / 1000, timedOut });
-    });
-  });
+  return runJobIn(command, args, { timeoutMs, env, cwd: packageDir });
 }
 
 /** The environment of a child that must not look like it runs under a launcher itself. */
-export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(OMPI_|PMIX_|PMI_|SLURM_|LLM2CLIP_DISTRIBUTED)/.test(key)) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
+export const cleanEnv = launcherFreeEnv;

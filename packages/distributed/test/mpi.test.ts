@@ -45,6 +45,12 @@ function checkRank(r: RankResult): void {
   expect(Math.abs(g.loss - g.refLoss)).toBeLessThan(1e-5);
   expectClose(g.gradImg, g.refGradImg, 1e-5, 'all-gather gradient (image rows)');
   expectClose(g.gradTxt, g.refGradTxt, 1e-5, 'all-gather gradient (text rows)');
+  const a = r.agreement as { same: string; differs: string; anyLast: boolean; anyNone: boolean };
+  expect(a.same).toBe('ok');
+  if (r.worldSize === 1) expect(a.differs).toBe('ok');
+  else expect(a.differs).toMatch(/^E_MISMATCH: \[E_MISMATCH\] the step differs between ranks \(rank \d has 7, [34]; the ranks range from 7, 3 to 7, 4\)/);
+  expect(a.anyLast).toBe(true);
+  expect(a.anyNone).toBe(false);
 }
 
 let outDir = '';
