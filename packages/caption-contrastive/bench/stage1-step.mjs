@@ -4,8 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@llm2clip/core';
 import { ensureGradientsRegistered, initBackend } from '@llm2clip/tensor';
-import { LlamaModel, LlmTokenizer } from '@llm2clip/llm';
+import { LlamaModel } from '@llm2clip/llm';
 import { pretrainCausalLm, trainCaptionContrastive } from '../dist/index.js';
+import { DEMO_LLAMA_CONFIG, demoSamples, demoTokenizer } from './demo-workload.mjs';
 
 const mode = process.argv[2] ?? 'auto';
 const batchSize = Number(process.env.BATCH ?? 32);
@@ -19,33 +20,9 @@ if (mode === 'cpu') {
 }
 console.log(`backend ${tf.getBackend()}, batch ${batchSize}`);
 
-const special = ['<pad>', '<s>', '</s>', '<unk>', '<mask>'];
-const words = Array.from({ length: 295 }, (_, i) => `w${i}`);
-const vocab = Object.fromEntries([...special, ...words].map((t, i) => [t, i]));
-const tokenizer = LlmTokenizer.fromJson(
-  {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: special.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null, pre_tokenizer: { type: 'Whitespace' },
-    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } } },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '<unk>', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  },
-  { bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>' },
-);
-const rng = new Rng(1);
-const sentence = (min, max) => Array.from({ length: rng.int(min, max) }, () => rng.pick(words)).join(' ');
-const samples = Array.from({ length: 256 }, (_, i) => ({
-  key: `s${i}`,
-  image: { kind: 'raw', width: 1, height: 1, channels: 3, data: new Uint8Array(3) },
-  captions: [sentence(8, 20), sentence(60, 189), sentence(8, 20), sentence(60, 189)],
-  captionKinds: ['short', 'long', 'short', 'long'],
-}));
-const config = {
-  model_type: 'llama', vocab_size: 300, hidden_size: 128, intermediate_size: 344, num_hidden_layers: 4,
-  num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-5, rope_theta: 10000, max_position_embeddings: 256,
-  tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0,
-};
+const tokenizer = demoTokenizer();
+const samples = demoSamples();
+const config = DEMO_LLAMA_CONFIG;
 
 const clmModel = LlamaModel.create(config, new Rng(2));
 const clmTimes = [];
