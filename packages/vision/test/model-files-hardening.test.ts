@@ -88,25 +88,28 @@ describe('config and companion files', () => {
   });
 });
 
-describe('sharded safetensors index of a tower', () => {
-  async function sharded(): Promise<{ dir: string; weightMap: Record<string, string>; model: ClipVisionModel }> {
-    const model = ClipVisionModel.create(TINY_VISION, new Rng(7));
-    const dir = join(await tempDir('index'), 'model');
-    await model.save(dir);
-    const all = (await readSafetensors(join(dir, 'model.safetensors'))).tensors;
-    const names = [...all.keys()];
-    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
-    const weightMap: Record<string, string> = {};
-    const half = Math.ceil(names.length / 2);
-    for (const [part, slice] of [names.slice(0, half), names.slice(half)].entries()) {
-      await writeSafetensors(join(dir, files[part]), new Map(slice.map((n) => [n, all.get(n)!])));
-      for (const n of slice) weightMap[n] = files[part];
-    }
-    await rm(join(dir, 'model.safetensors'));
-    return { dir, weightMap, model };
+/** Saves `model`, re-splits its `model.safetensors` into two shards, and returns the weight map (no index written yet). */
+async function shardSaved<M extends { save(dir: string): Promise<unknown> }>(model: M, name: string): Promise<{ dir: string; weightMap: Record<string, string>; model: M }> {
+  const dir = join(await tempDir(name), 'model');
+  await model.save(dir);
+  const all = (await readSafetensors(join(dir, 'model.safetensors'))).tensors;
+  const names = [...all.keys()];
+  const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+  const weightMap: Record<string, string> = {};
+  const half = Math.ceil(names.length / 2);
+  for (const [part, slice] of [names.slice(0, half), names.slice(half)].entries()) {
+    await writeSafetensors(join(dir, files[part]), new Map(slice.map((n) => [n, all.get(n)!])));
+    for (const n of slice) weightMap[n] = files[part];
   }
-  const writeIndex = (dir: string, weightMap: Record<string, string>) => writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap }));
+  await rm(join(dir, 'model.safetensors'));
+  return { dir, weightMap, model };
+}
 
+/** Writes `model.safetensors.index.json` with `weightMap`. */
+const writeIndex = (dir: string, weightMap: Record<string, string>) => writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap }));
+
+describe('sharded safetensors index of a tower', () => {
+  const sharded = () => shardSaved(ClipVisionModel.create(TINY_VISION, new Rng(7)), 'index');
   it('loads a valid index, refuses shard names and symlinks that leave the directory and shards that disagree with it', async () => {
     const { dir, weightMap, model } = await sharded();
     await writeIndex(dir, weightMap);
@@ -190,25 +193,7 @@ describe('tower config limits', () => {
 describe('every vision loader goes through the checked reader', () => {
   const TINY_TEXT = { vocab_size: 40, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 16, projection_dim: 24 } as const;
 
-  /** A saved tiny text tower re-split into two shards with an index. */
-  async function shardedText(): Promise<{ dir: string; weightMap: Record<string, string>; model: ClipTextModel }> {
-    const model = ClipTextModel.create(TINY_TEXT, new Rng(8));
-    const dir = join(await tempDir('text-index'), 'model');
-    await model.save(dir);
-    const all = (await readSafetensors(join(dir, 'model.safetensors'))).tensors;
-    const names = [...all.keys()];
-    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
-    const weightMap: Record<string, string> = {};
-    const half = Math.ceil(names.length / 2);
-    for (const [part, slice] of [names.slice(0, half), names.slice(half)].entries()) {
-      await writeSafetensors(join(dir, files[part]), new Map(slice.map((n) => [n, all.get(n)!])));
-      for (const n of slice) weightMap[n] = files[part];
-    }
-    await rm(join(dir, 'model.safetensors'));
-    return { dir, weightMap, model };
-  }
-  const writeIndex = (dir: string, weightMap: Record<string, string>) => writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap }));
-
+  const shardedText = () => shardSaved(ClipTextModel.create(TINY_TEXT, new Rng(8)), 'text-index');
   it('readModelWeights and ClipTextModel.fromPretrained: sharded indexes validated and confined, pickle shards refused', async () => {
     const { dir, weightMap, model } = await shardedText();
     await writeIndex(dir, weightMap);
