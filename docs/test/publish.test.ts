@@ -39,6 +39,8 @@ describe('publishing', () => {
       expect(files.filter((f) => /(^|\/)(test|tests|__tests__|fixtures|bench)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);
       expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts']));
       if (NATIVE.has(manifest.name)) expect(files).toEqual(expect.arrayContaining(['binding.gyp', 'scripts/build-native.mjs']));
+      // the node-gyp builder both native packages' install scripts import (`@llm2clip/tensor/build-addon`)
+      if (manifest.name === '@llm2clip/tensor') expect(files).toContain('scripts/build-addon.mjs');
     });
   }
 });
