@@ -14,7 +14,7 @@ namespace llm2clip {
 namespace {
 
 // Bumped whenever the JS-visible interface changes; the loader refuses a mismatching build.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 constexpr double kMaxThreads = 1024;
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
@@ -70,6 +70,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum, "segmentSum"));
   exports.Set("resampleU8", Napi::Function::New(env, ResampleU8, "resampleU8"));
+  exports.Set("resizeCropU8", Napi::Function::New(env, ResizeCropU8, "resizeCropU8"));
   exports.Set("setPoolThreads", Napi::Function::New(env, SetPoolThreadsJs, "setPoolThreads"));
   exports.Set("getPoolThreads", Napi::Function::New(env, GetPoolThreadsJs, "getPoolThreads"));
   return exports;

@@ -416,11 +416,18 @@ Napi::Value ResizeCrop(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Value ResampleU8(const Napi::CallbackInfo& info) {
-  if (info.Length() == 11) return ResampleOnePass(info);
-  if (info.Length() == 20) return ResizeCrop(info);
-  throw Napi::TypeError::New(info.Env(), "llm2clip_blas.resampleU8: expected (src, width, height, channels, outSize, axis, start, count, weight, ksize, out) "
-                                         "or (src, srcWidth, srcHeight, channels, left, top, cropWidth, cropHeight, outWidth, outHeight, "
-                                         "xStart, xCount, xWeight, xKsize, yStart, yCount, yWeight, yKsize, out, flags)");
+  if (info.Length() != 11) {
+    throw Napi::TypeError::New(info.Env(), "llm2clip_blas.resampleU8: expected (src, width, height, channels, outSize, axis, start, count, weight, ksize, out)");
+  }
+  return ResampleOnePass(info);
+}
+
+Napi::Value ResizeCropU8(const Napi::CallbackInfo& info) {
+  if (info.Length() != 20) {
+    throw Napi::TypeError::New(info.Env(), "llm2clip_blas.resizeCropU8: expected (src, srcWidth, srcHeight, channels, left, top, cropWidth, cropHeight, outWidth, outHeight, "
+                                           "xStart, xCount, xWeight, xKsize, yStart, yCount, yWeight, yKsize, out, flags)");
+  }
+  return ResizeCrop(info);
 }
 
 }  // namespace llm2clip

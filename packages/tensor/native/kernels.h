@@ -29,6 +29,10 @@ Napi::Value SegmentSum(const Napi::CallbackInfo& info);
 // weight: Int32Array (Pillow's 22-bit fixed-point taps, ksize per output), ksize, out): one pass of
 // Pillow's 8-bit bicubic resample, bit-exact with Resample.c.
 Napi::Value ResampleU8(const Napi::CallbackInfo& info);
+// resizeCropU8(src, srcWidth, srcHeight, channels, left, top, cropWidth, cropHeight, outWidth,
+// outHeight, xStart, xCount, xWeight, xKsize, yStart, yCount, yWeight, yKsize, out, flags): Pillow's
+// crop(box).resize() in one call, reading the box in place; flags bit 0 forces the scalar kernels.
+Napi::Value ResizeCropU8(const Napi::CallbackInfo& info);
 // matmulArrays(a, b, out: Float32Array, spec, bias?: Float32Array, prelu?: Float32Array)
 //
 // spec fields (offsets in bytes from the start of each operand's array, strides in floats):

@@ -40,7 +40,7 @@ export function resizeCropBicubicPil(image: RawImage, box: CropBox, width: numbe
   const implementation = options.implementation ?? 'auto';
   const fn = implementation === 'js' ? undefined : native();
   if (implementation === 'native' && fn === undefined) {
-    throw new Llm2ClipError('E_BACKEND', "the native crop + Pillow resample is unavailable: @llm2clip/tensor's addon is not built, is an older build, or LLM2CLIP_NATIVE_IMAGE=0", { field: 'implementation' });
+    throw new Llm2ClipError('E_BACKEND', "the native crop + Pillow resample is unavailable: @llm2clip/tensor's addon is not built (or is a stale build, refused for its interface version), or LLM2CLIP_NATIVE_IMAGE=0", { field: 'implementation' });
   }
   if (fn === undefined) return resizeBicubicPil(cropRaw(image, box), width, height, { implementation });
   const x = pilFixedTaps(box.width, width);

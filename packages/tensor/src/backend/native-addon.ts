@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Interface version the JS side expects of the addon (`kAbiVersion` in native/addon.cc). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** Environment variable that points the loader at another build of the addon. */
 export const NATIVE_PATH_ENV = 'LLM2CLIP_NATIVE_PATH';
@@ -59,6 +59,55 @@ export interface NativeMatMulSpec {
   prelu?: NativeBroadcastOperand;
 }
 
+/**
+ * One pass of Pillow's 8-bit bicubic resample (axis 0 horizontal, 1 vertical) with the caller's
+ * 22-bit fixed-point taps, bit-exact with Resample.c (see native/kernels.h).
+ */
+export type NativeResampleU8 = (
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outSize: number,
+  axis: 0 | 1,
+  start: Int32Array,
+  count: Int32Array,
+  weight: Int32Array,
+  ksize: number,
+  out: Uint8Array,
+) => void;
+
+/**
+ * Pillow's `im.crop(box).resize((outWidth, outHeight), Image.BICUBIC)` on 8-bit pixels in one call:
+ * both passes read the crop box in place (no copy of the crop), the intermediate image lives in a
+ * per-thread buffer reused between calls, and the kernels use AVX2 when the CPU has it (same bytes
+ * as the scalar kernels). Taps per axis are those of {@link NativeResampleU8} for the crop's size; a
+ * pass whose size does not change is skipped, as Pillow skips it. `flags` bit 0 forces the portable
+ * scalar kernels (for tests).
+ */
+export type NativeResizeCropU8 = (
+  src: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  channels: number,
+  left: number,
+  top: number,
+  cropWidth: number,
+  cropHeight: number,
+  outWidth: number,
+  outHeight: number,
+  xStart: Int32Array,
+  xCount: Int32Array,
+  xWeight: Int32Array,
+  xKsize: number,
+  yStart: Int32Array,
+  yCount: Int32Array,
+  yWeight: Int32Array,
+  yKsize: number,
+  out: Uint8Array,
+  flags: number,
+) => void;
+
 /** Typed arrays the addon's copy kernel accepts (4-byte or 1-byte elements). */
 export type NativeCopyArray = Float32Array | Int32Array | Uint32Array | Uint8Array | Int8Array | Uint8ClampedArray;
 
@@ -68,23 +117,10 @@ export interface NativeAddon {
   readonly abiVersion: number;
   /** `openblas_get_config()`: version, target core, thread limit. */
   readonly blasConfig: string;
-  /**
-   * One pass of Pillow's 8-bit bicubic resample (axis 0 horizontal, 1 vertical) with the caller's
-   * 22-bit fixed-point taps; absent from builds older than the image kernels (optional).
-   */
-  resampleU8?(
-    src: Uint8Array,
-    width: number,
-    height: number,
-    channels: number,
-    outSize: number,
-    axis: 0 | 1,
-    start: Int32Array,
-    count: Int32Array,
-    weight: Int32Array,
-    ksize: number,
-    out: Uint8Array,
-  ): void;
+  /** One pass of Pillow's 8-bit bicubic resample (see {@link NativeResampleU8}). */
+  resampleU8: NativeResampleU8;
+  /** Pillow's crop + resize in one call (see {@link NativeResizeCropU8}). */
+  resizeCropU8: NativeResizeCropU8;
   /** `cblas_sgemm` per batch on float32 arrays, plus the fused epilogue; throws on bad extents. */
   matmulArrays(a: Float32Array, b: Float32Array, out: Float32Array, spec: NativeMatMulSpec, bias?: Float32Array, prelu?: Float32Array): void;
   /** `out = op(a, b)` (a `BINARY_OPS` code of native-ops.ts), operands read through per-output-dim strides. */
