@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@llm2clip/core';
-import { accumulateGradients, computeGradients, disposeGradients, type ParameterStore } from '@llm2clip/tensor';
+import type { ParameterStore } from '@llm2clip/tensor';
 import type { LlmEmbedder, TokenizedText } from '@llm2clip/llm';
 import { allGatherWithGrad } from '@llm2clip/distributed';
 import { assignPasses, type DataParallelGroup } from './data-parallel.js';
-import type { ContrastiveGradients } from './grad-cache.js';
+import { backpropagatePasses, type ContrastiveGradients } from './grad-cache.js';
 import { embedRows, inversePermutation, lengthGroups } from './length-groups.js';
 
 /**
@@ -56,19 +56,11 @@ export function distributedContrastiveGradients(
   });
   const loss = value.dataSync()[0];
   value.dispose();
-  const total = new Map<string, tf.Tensor>();
-  try {
-    mine.forEach((g, k) => {
-      const { loss: surrogate, grads } = computeGradients(stores, () => tf.sum(tf.mul(embedRows(embedder, items, groups[g], passOptions(g)), embeddingGrads[k])) as tf.Scalar);
-      surrogate.dispose();
-      accumulateGradients(total, grads);
-      disposeGradients(grads);
-    });
-  } catch (error) {
-    disposeGradients(total);
-    throw error;
-  } finally {
-    tf.dispose(embeddingGrads);
-  }
-  return { loss, grads: total, passes: groups.length };
+  const grads = backpropagatePasses(
+    stores,
+    embedder,
+    items,
+    mine.map((g, k) => ({ rows: groups[g], options: passOptions(g), embeddingGrad: embeddingGrads[k] })),
+  );
+  return { loss, grads, passes: groups.length };
 }

@@ -59,19 +59,46 @@ export function contrastiveGradients(
   const loss = value.dataSync()[0];
   value.dispose();
   // 3: per pass, back-propagate the cached embedding gradient through the model
+  const grads = backpropagatePasses(
+    stores,
+    embedder,
+    items,
+    groups.map((rows, g) => ({ rows, options: passOptions(g), embeddingGrad: embeddingGrads[g] })),
+  );
+  return { loss, grads, passes: groups.length };
+}
+
+/** One pass of step 3 of GradCache: its rows, its forward options (dropout replay), and `∂loss/∂(its embeddings)`. */
+export interface CachedPass {
+  rows: readonly number[];
+  options: { training: boolean; rng: Rng };
+  embeddingGrad: tf.Tensor;
+}
+
+/**
+ * Step 3 of GradCache: re-runs each pass with a tape and back-propagates its cached embedding
+ * gradient (`sum(embeddings ⊙ g)`), summing the weights' gradients over the passes. Disposes the
+ * passes' `embeddingGrad`s; returns the summed gradients (the caller disposes them).
+ */
+export function backpropagatePasses(
+  stores: ParameterStore | ParameterStore[],
+  embedder: LlmEmbedder,
+  items: readonly TokenizedText[],
+  passes: readonly CachedPass[],
+): Map<string, tf.Tensor> {
   const total = new Map<string, tf.Tensor>();
   try {
-    groups.forEach((rows, g) => {
-      const { loss: surrogate, grads } = computeGradients(stores, () => tf.sum(tf.mul(embedRows(embedder, items, rows, passOptions(g)), embeddingGrads[g])) as tf.Scalar);
+    for (const pass of passes) {
+      const { loss: surrogate, grads } = computeGradients(stores, () => tf.sum(tf.mul(embedRows(embedder, items, pass.rows, pass.options), pass.embeddingGrad)) as tf.Scalar);
       surrogate.dispose();
       accumulateGradients(total, grads);
       disposeGradients(grads);
-    });
+    }
   } catch (error) {
     disposeGradients(total);
     throw error;
   } finally {
-    tf.dispose(embeddingGrads);
+    tf.dispose(passes.map((pass) => pass.embeddingGrad));
   }
-  return { loss, grads: total, passes: groups.length };
+  return total;
 }

@@ -4,6 +4,7 @@ import { Llm2ClipError, Rng, type MetricsLogger, type ProgressCallback } from '@
 import { barrier } from '@llm2clip/distributed';
 import { AdamW, accumulateGradients, clipGradNorm, computeGradients, disposeGradients, softmaxCrossEntropy, warmupLinearSchedule } from '@llm2clip/tensor';
 import { LoraAdapter, type LlamaModel, type LlmTokenizer, type LoraOptionsInput, type TokenizedText } from '@llm2clip/llm';
+import { LoraSettingsSchema } from './lora-settings.js';
 import { BatchCursor } from './batch-cursor.js';
 import { lengthGroups } from './length-groups.js';
 import { allReduceGradients, assignPasses, broadcastFromRoot, dataParallelGroup, sumOverRanks, type DataParallelGroup } from './data-parallel.js';
@@ -47,14 +48,7 @@ export const MntpConfigSchema = z.object({
   /** Padded tokens per forward pass (gradients are accumulated over passes). Default 2048. */
   tokensPerPass: z.number().int().positive().default(2048),
   /** LoRA settings (r 16, alpha 32, dropout 0.05 on all seven Linear modules, as LLM2CLIP). */
-  lora: z
-    .object({
-      r: z.number().int().positive().optional(),
-      alpha: z.number().positive().optional(),
-      dropout: z.number().min(0).lt(1).optional(),
-      targetModules: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).optional(),
-    })
-    .default({}),
+  lora: LoraSettingsSchema,
 });
 
 /** Settings of {@link trainMntp} as a caller writes them. */

@@ -14,6 +14,7 @@ import {
   warmupLinearSchedule,
 } from '@llm2clip/tensor';
 import { LlmEmbedder, LoraAdapter, POOLING_MODES, type LlamaModel, type LlmTokenizer, type LoraOptionsInput, type PoolingMode, type TextInput } from '@llm2clip/llm';
+import { LoraSettingsSchema } from './lora-settings.js';
 import { BatchCursor, type BatchCursorState } from './batch-cursor.js';
 import { captionContrastiveLoss, DEFAULT_CC_SCALE } from './cc-loss.js';
 import { contrastiveGradients } from './grad-cache.js';
@@ -42,14 +43,7 @@ export const STAGE1_PHASE = 'stage1';
 /** The plain-JSON settings of {@link trainCaptionContrastive}, with defaults. */
 export const CaptionContrastiveConfigSchema = z.object({
   /** LoRA settings: r 16, alpha 32, dropout 0.05, all seven Linear modules. */
-  lora: z
-    .object({
-      r: z.number().int().positive().optional(),
-      alpha: z.number().positive().optional(),
-      dropout: z.number().min(0).lt(1).optional(),
-      targetModules: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).optional(),
-    })
-    .default({}),
+  lora: LoraSettingsSchema,
   /** Optimizer steps in total (a resumed run continues up to this). */
   steps: z.number().int().nonnegative(),
   /** Images (triples) per step. Default 32. */
