@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 // the fuzz tool's own runner (built with the workspace); a test-only path import, since the tool depends on this package
-import { CI_FUZZ_SECONDS, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
+import { CI_FUZZ_SECONDS, fuzzRunProblems, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
 
 // Coverage-guided fuzzing of every data reader for a few seconds each (tools/fuzz, V8 block
 // coverage): seeds are valid files from the project's writers; any throw other than a typed
@@ -10,13 +10,7 @@ const TARGETS = ['tar', 'webdataset', 'sidecar', 'csv', 'jsonl', 'coco', 'karpat
 describe('fuzz: data readers (coverage-guided, bounded)', () => {
   for (const target of TARGETS) {
     it(`${target}: no crash in ${CI_FUZZ_SECONDS} s of fuzzing`, async () => {
-      const { result, output } = await runRegressionFuzz(target);
-      expect(result, `the fuzzer process died:\n${output}`).toBeDefined();
-      expect(result!.crashes, JSON.stringify(result!.crashes, null, 2)).toEqual([]);
-      expect(result!.executions).toBeGreaterThan(10);
-      // coverage feedback works: mutated inputs reached blocks the seeds did not
-      expect(result!.corpusSize).toBeGreaterThan(1);
-      expect(result!.features).toBeGreaterThan(20);
+      expect(fuzzRunProblems(await runRegressionFuzz(target))).toEqual([]);
     }, (CI_FUZZ_SECONDS + 120) * 1000);
   }
 });

@@ -1,5 +1,5 @@
 // the fuzz tool's own runner (built with the workspace); a test-only path import, since the tool depends on this package
-import { CI_FUZZ_SECONDS, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
+import { CI_FUZZ_SECONDS, fuzzRunProblems, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
 import { ggufHeaderFields, ggufSeeds, mutateGgufHeader } from '../../../tools/fuzz/dist/index.js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@llm2clip/core';
@@ -19,12 +19,7 @@ describe('model readers under the fuzzer', () => {
   // each target: the committed regressions first, then CI_FUZZ_SECONDS of coverage-guided fuzzing in a child process
   for (const target of ['gguf', 'shard-index', 'model-config', 'tokenizer-json']) {
     it(`${target}: no crash in ${CI_FUZZ_SECONDS} s of fuzzing`, async () => {
-      const { result, output } = await runRegressionFuzz(target);
-      expect(result, `the fuzzer process died: ${output}`).toBeDefined();
-      expect(result!.crashes).toEqual([]);
-      expect(result!.executions).toBeGreaterThan(10);
-      expect(result!.corpusSize).toBeGreaterThan(1);
-      expect(result!.features).toBeGreaterThan(20);
+      expect(fuzzRunProblems(await runRegressionFuzz(target))).toEqual([]);
     }, (CI_FUZZ_SECONDS + 120) * 1000);
   }
 });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // the fuzz tool's own runner (built with the workspace); a test-only path import, since the tool depends on this package
-import { CI_FUZZ_SECONDS, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
+import { CI_FUZZ_SECONDS, fuzzRunProblems, runRegressionFuzz } from '../../../tools/fuzz/dist/child.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Llm2ClipError, Rng } from '@llm2clip/core';
 import { loadCheckpoint, saveCheckpoint } from '../src/index.js';
@@ -91,11 +91,6 @@ describe('checkpoint reader validation', () => {
 
 describe('fuzz: checkpoint reader (coverage-guided, bounded)', () => {
   it(`no crash in ${CI_FUZZ_SECONDS} s of fuzzing`, async () => {
-    const { result, output } = await runRegressionFuzz('checkpoint');
-    expect(result, `the fuzzer process died: ${output}`).toBeDefined();
-    expect(result!.crashes).toEqual([]);
-    expect(result!.executions).toBeGreaterThan(10);
-    expect(result!.corpusSize).toBeGreaterThan(1);
-    expect(result!.features).toBeGreaterThan(20);
+    expect(fuzzRunProblems(await runRegressionFuzz('checkpoint'))).toEqual([]);
   }, (CI_FUZZ_SECONDS + 120) * 1000);
 });

@@ -83,3 +83,21 @@ export async function runRegressionFuzz(target: string, seconds = CI_FUZZ_SECOND
   if (readdirSync(crashesDir).length === 0) rmSync(crashesDir, { recursive: true, force: true });
   return { ...(run.result !== undefined ? { result: run.result } : {}), output: `exit ${String(run.exitCode)} ${String(run.signal)}\n${run.stderr}`.slice(-4000) };
 }
+
+/**
+ * What is wrong with a CI fuzz run of {@link runRegressionFuzz}, one line each (empty when it is
+ * clean): the fuzzer process died, a crash was found, it ran 10 executions or fewer, or coverage
+ * feedback did not work (the corpus never grew past the seeds, or 20 features or fewer were
+ * reached). The packages' tests assert that this is empty.
+ */
+export function fuzzRunProblems(run: { result?: FuzzResult; output: string }): string[] {
+  const { result, output } = run;
+  if (result === undefined) return [`the fuzzer process died:\n${output}`];
+  const problems: string[] = [];
+  if (result.crashes.length > 0) problems.push(`crashes: ${JSON.stringify(result.crashes, null, 2)}`);
+  if (!(result.executions > 10)) problems.push(`only ${result.executions} executions`);
+  // coverage feedback works: mutated inputs reached blocks the seeds did not
+  if (!(result.corpusSize > 1)) problems.push(`the corpus did not grow (${result.corpusSize} inputs)`);
+  if (!(result.features > 20)) problems.push(`only ${result.features} coverage features`);
+  return problems;
+}
