@@ -1,7 +1,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '@llm2clip/core';
+import { expect } from 'vitest';
+import { Llm2ClipError, Rng } from '@llm2clip/core';
 import type { LlamaConfigInput } from '../src/index.js';
 
 /** Special tokens of the test vocabulary, ids 0..4 (as the synthetic dataset lays them out). */
@@ -101,3 +102,25 @@ export function variedCaptions(count: number): string[] {
   return out;
 }
 
+/** Awaits `promise`, expects it to reject with an `Llm2ClipError` of `code`, and returns that error. */
+export async function typedError(promise: Promise<unknown>, code: string): Promise<Llm2ClipError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, 'expected a rejection').toBeInstanceOf(Llm2ClipError);
+  expect((error as Llm2ClipError).code).toBe(code);
+  return error as Llm2ClipError;
+}
+
+/** Runs `run`, expects it to throw an `Llm2ClipError` of `code`, and returns that error. */
+export function syncError(run: () => unknown, code: string): Llm2ClipError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(Llm2ClipError);
+    expect((error as Llm2ClipError).code).toBe(code);
+    return error as Llm2ClipError;
+  }
+  throw new Error('expected a typed error');
+}

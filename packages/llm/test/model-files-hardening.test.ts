@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { Llm2ClipError, Rng } from '@llm2clip/core';
+import { Rng } from '@llm2clip/core';
 import { readSafetensors, writeSafetensors } from '@llm2clip/tensor';
 import { GGUF_VALUE_TYPE, GgufFile, LlamaModel, SafetensorsSource, ggufTokenizerJson, parseLlamaConfig, readLlamaConfig, sentencePieceMerges, writeGguf } from '../src/index.js';
 import { GGUF_LIMITS } from '../src/gguf.js';
@@ -10,28 +10,7 @@ import { LLM_CONFIG_LIMITS, MAX_CONFIG_BYTES, llamaParameterCount } from '../src
 import { MAX_TOKEN_ID, validateTokenizerJson } from '../src/tokenizer-validation.js';
 import { gunzipSync } from 'node:zlib';
 import { ensureLlama3Fixture } from './llama3-fixture.js';
-import { tempDir, tinyConfig, tinyTokenizerJson } from './fixtures.js';
-
-async function typedError(promise: Promise<unknown>, code: string): Promise<Llm2ClipError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a rejection').toBeInstanceOf(Llm2ClipError);
-  expect((error as Llm2ClipError).code).toBe(code);
-  return error as Llm2ClipError;
-}
-
-function syncError(run: () => unknown, code: string): Llm2ClipError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Llm2ClipError);
-    expect((error as Llm2ClipError).code).toBe(code);
-    return error as Llm2ClipError;
-  }
-  throw new Error('expected a typed error');
-}
+import { syncError, tempDir, tinyConfig, tinyTokenizerJson, typedError } from './fixtures.js';
 
 /** GGUF bytes laid out by hand (little-endian), to put any value in any field. */
 class Gguf {

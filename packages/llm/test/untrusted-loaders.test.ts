@@ -1,33 +1,12 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { Llm2ClipError, Rng } from '@llm2clip/core';
+import { Rng } from '@llm2clip/core';
 import { LlamaModel, LlmEmbedder, LlmTokenizer, LoraAdapter } from '../src/index.js';
-import { tempDir, tinyConfig, tinyTokenizerConfig, tinyTokenizerJson, writeTinyTokenizer } from './fixtures.js';
+import { syncError, tempDir, tinyConfig, tinyTokenizerConfig, tinyTokenizerJson, typedError, writeTinyTokenizer } from './fixtures.js';
 
 /** A real pickle header (protocol 2, an empty dict): the loaders must not look inside. */
 const PICKLE = Uint8Array.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);
-
-async function typedError(promise: Promise<unknown>, code: string): Promise<Llm2ClipError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a rejection').toBeInstanceOf(Llm2ClipError);
-  expect((error as Llm2ClipError).code).toBe(code);
-  return error as Llm2ClipError;
-}
-
-function syncError(run: () => unknown, code: string): Llm2ClipError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Llm2ClipError);
-    expect((error as Llm2ClipError).code).toBe(code);
-    return error as Llm2ClipError;
-  }
-  throw new Error('expected a typed error');
-}
 
 describe('LlmTokenizer over an untrusted tokenizer.json', () => {
   it('replays the tokenizer-json fuzz reproducers: every one is E_FORMAT naming the file (no hang, no TypeError)', async () => {
