@@ -1,33 +1,12 @@
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Rng, readMetricsJsonl, type TextEmbedder } from '@llm2clip/core';
-import { writeSyntheticDataset, writeTarAtomic } from '@llm2clip/data';
-import { LlamaModel, LlmEmbedder } from '@llm2clip/llm';
+import { readMetricsJsonl, type TextEmbedder } from '@llm2clip/core';
+import { writeSyntheticDataset } from '@llm2clip/data';
+import { LlmEmbedder } from '@llm2clip/llm';
 import { loadCaptionedSamples, loadStage1RunConfig, runStage1, setConfigField } from '../src/index.js';
-import { TINY_TOKENIZER_CONFIG, tinyConfig, tinySamples, tinyTokenizerJson } from './fixtures.js';
-
-/** A base model directory in Hugging Face layout and webdataset shards of captions. */
-async function writeFixtures(root: string): Promise<void> {
-  const model = LlamaModel.create(tinyConfig(), new Rng(1));
-  await model.save(join(root, 'base'));
-  model.dispose();
-  await writeFile(join(root, 'base', 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
-  await writeFile(join(root, 'base', 'tokenizer_config.json'), JSON.stringify(TINY_TOKENIZER_CONFIG));
-  await mkdir(join(root, 'data'), { recursive: true });
-  const shard = async (path: string, seed: number, count: number) =>
-    writeTarAtomic(
-      path,
-      tinySamples(count, seed).flatMap((s) => [
-        { name: `${s.key}.png`, data: new Uint8Array([137, 80, 78, 71]) },
-        { name: `${s.key}.json`, data: new TextEncoder().encode(JSON.stringify({ captions: s.captions, caption_kinds: s.captionKinds })) },
-      ]),
-    );
-  await shard(join(root, 'data', 'train-000000.tar'), 1, 8);
-  await shard(join(root, 'data', 'train-000001.tar'), 2, 8);
-  await shard(join(root, 'data', 'held-out.tar'), 3, 6);
-}
+import { tinySamples, writeStage1Fixtures } from './fixtures.js';
 
 describe('setConfigField', () => {
   it('sets a dotted path without touching the input', () => {
@@ -41,7 +20,7 @@ describe('setConfigField', () => {
 describe('runStage1', () => {
   it('runs MNTP then stage 1 from a YAML config, evaluates CRA, writes adapter + merged model, and resumes', async () => {
     const root = await mkdtemp(join(tmpdir(), 'run-stage1-'));
-    await writeFixtures(root);
+    await writeStage1Fixtures(root);
     const yaml = [
       'format: llm2clip.stage1-config',
       'version: 1',

@@ -48,7 +48,7 @@ describe('LlmTokenizer over an untrusted tokenizer.json', () => {
     // an input-dependent failure of the library while encoding
     const tokenizer = LlmTokenizer.fromJson(tinyTokenizerJson(), tinyTokenizerConfig(), '/m/tokenizer.json');
     const encode = tokenizer.tokenizer.encode.bind(tokenizer.tokenizer);
-    const spy = vi.spyOn(tokenizer.tokenizer, 'encode').mockImplementation((text, options) => {
+    const spy = vi.spyOn(tokenizer.tokenizer, 'encode').mockImplementation((text: string, options?: Parameters<typeof encode>[1]) => {
       if (text.includes('cube')) throw new TypeError('x.toLowerCase is not a function');
       return encode(text, options);
     });
