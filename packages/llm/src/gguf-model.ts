@@ -190,6 +190,15 @@ export class GgufSource implements WeightSource {
   }
 }
 
+/** The token whose id the metadata `key` holds (e.g. `tokenizer.ggml.bos_token_id`), undefined when absent; `E_FORMAT` when the id is outside the vocabulary. */
+function vocabularyToken(file: GgufFile, tokens: readonly string[], key: string): string | undefined {
+  const id = file.get(key);
+  if (id === undefined) return undefined;
+  const token = tokens[Number(id)];
+  if (token === undefined) throw new Llm2ClipError('E_FORMAT', `token id ${String(id)} is outside the vocabulary`, { path: file.path, field: key });
+  return token;
+}
+
 function stringArray(file: GgufFile, key: string): string[] {
   const value = file.get(key);
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Llm2ClipError('E_FORMAT', 'expected an array of strings', { path: file.path, field: key });
@@ -237,13 +246,7 @@ export function ggufTokenizerJson(file: GgufFile): { tokenizer: Record<string, u
   } else {
     throw new Llm2ClipError('E_CONFIG', `GGUF pre-tokenizer ${JSON.stringify(pre)} is not supported; supported: llama-bpe, qwen2, default`, { path: file.path, field: 'tokenizer.ggml.pre' });
   }
-  const tokenAt = (key: string): string | undefined => {
-    const id = file.get(key);
-    if (id === undefined) return undefined;
-    const token = tokens[Number(id)];
-    if (token === undefined) throw new Llm2ClipError('E_FORMAT', `token id ${String(id)} is outside the vocabulary`, { path: file.path, field: key });
-    return token;
-  };
+  const tokenAt = (key: string): string | undefined => vocabularyToken(file, tokens, key);
   const bos = tokenAt('tokenizer.ggml.bos_token_id');
   const addBos = (file.get('tokenizer.ggml.add_bos_token') ?? (pre === 'llama-bpe' || pre === 'llama3')) === true && bos !== undefined;
   const bosId = Number(file.get('tokenizer.ggml.bos_token_id'));
@@ -340,13 +343,7 @@ function sentencePieceTokenizerJson(file: GgufFile): { tokenizer: Record<string,
   });
   const unkId = file.get('tokenizer.ggml.unknown_token_id');
   if (unkId !== undefined) unk = tokens[Number(unkId)];
-  const tokenAt = (key: string): string | undefined => {
-    const id = file.get(key);
-    if (id === undefined) return undefined;
-    const token = tokens[Number(id)];
-    if (token === undefined) throw new Llm2ClipError('E_FORMAT', `token id ${String(id)} is outside the vocabulary`, { path: file.path, field: key });
-    return token;
-  };
+  const tokenAt = (key: string): string | undefined => vocabularyToken(file, tokens, key);
   const bos = tokenAt('tokenizer.ggml.bos_token_id');
   const eos = tokenAt('tokenizer.ggml.eos_token_id');
   const pad = tokenAt('tokenizer.ggml.padding_token_id');

@@ -1,7 +1,5 @@
-import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { Llm2ClipError } from '@llm2clip/core';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Llm2ClipError, writeFileAtomic } from '@llm2clip/core';
 import { pickleCheckpointError } from './model-files.js';
 import { elementCount, floatToHalf, halfToFloat, readExactly, readHalfFloats } from './weight-source.js';
 
@@ -519,17 +517,5 @@ export async function writeGguf(path: string, metadata: readonly GgufKeyValue[],
     sink.push(bytes);
     sink.pad(alignment);
   }
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(dirname(path), { recursive: true });
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(sink.concat());
-    await handle.sync();
-    await handle.close();
-    await rename(temp, path);
-  } catch (cause) {
-    await handle.close().catch(() => {});
-    await rm(temp, { force: true });
-    throw new Llm2ClipError('E_IO', 'cannot write GGUF file', { path, cause });
-  }
+  await writeFileAtomic(path, sink.concat());
 }
