@@ -11,17 +11,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@llm2clip/core';
-import { DataLoader, DecodePool, WebDatasetSource, writeTarAtomic } from '@llm2clip/data';
+import { DataLoader, DecodePool, WebDatasetSource, photoLikeJpeg, writeTarAtomic } from '@llm2clip/data';
 import { trainCropBox } from '@llm2clip/vision/worker-transform';
 
-// clip-trainer has no sharp of its own: use the one @llm2clip/vision depends on (to make the JPEGs)
-const sharp = createRequire(createRequire(import.meta.url).resolve('@llm2clip/vision/package.json'))('sharp');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -33,15 +30,6 @@ const CHECKED = 8;
 const LOADER_COPIES = 4;
 const transformOptions = { mode: 'train', size: SIZE }; // RandomResizedCrop scale 0.9-1.0, ratio 3/4-4/3
 const workerTransform = { module: import.meta.resolve('@llm2clip/vision/worker-transform'), options: transformOptions };
-
-/** A photo-like JPEG (smooth colour fields + grain) of about 512 px. */
-async function photoLikeJpeg(rng, width, height) {
-  const coarse = Buffer.alloc(16 * 16 * 3);
-  for (let i = 0; i < coarse.length; i++) coarse[i] = rng.int(0, 255);
-  const smooth = await sharp(coarse, { raw: { width: 16, height: 16, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).raw().toBuffer();
-  for (let i = 0; i < smooth.length; i++) smooth[i] = Math.max(0, Math.min(255, smooth[i] + rng.int(-14, 14)));
-  return sharp(smooth, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-}
 
 /** Images per second a stage-2 step eats: the command line's, or the one recorded on the project machine. */
 function stage2Consumption() {

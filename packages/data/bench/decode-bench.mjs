@@ -10,23 +10,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { Rng } from '@llm2clip/core';
-import { DataLoader, DecodePool, WebDatasetSource, writeTarAtomic } from '../dist/index.js';
+import { DataLoader, DecodePool, WebDatasetSource, photoLikeJpeg, writeTarAtomic } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const count = Number(process.argv[2] ?? 128);
 const rounds = Number(process.argv[3] ?? 3);
 const WORKERS = 2;
-
-/** A photo-like JPEG (smooth colour fields + grain) of about 512 px. */
-async function photoLikeJpeg(rng, width, height) {
-  const coarse = Buffer.alloc(16 * 16 * 3);
-  for (let i = 0; i < coarse.length; i++) coarse[i] = rng.int(0, 255);
-  const smooth = await sharp(coarse, { raw: { width: 16, height: 16, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).raw().toBuffer();
-  for (let i = 0; i < smooth.length; i++) smooth[i] = Math.max(0, Math.min(255, smooth[i] + rng.int(-14, 14)));
-  return sharp(smooth, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-}
 
 function stage2Consumption() {
   const results = join(here, '..', '..', 'clip-trainer', 'bench', 'results.json');

@@ -106,6 +106,7 @@ export {
   type PositionName,
 } from './synthetic/scene.js';
 export { renderScene, insideShape, DEFAULT_IMAGE_SIZE, type RenderOptions } from './synthetic/render.js';
+export { photoLikeJpeg } from './synthetic/photo-like.js';
 export {
   CAPTION_TEMPLATES,
   SLOT_VALUES,
